@@ -1,0 +1,179 @@
+package schema
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// State is where a poll is in its life. It only moves forward:
+// draft -> open -> closing -> closed.
+type State string
+
+const (
+	Draft   State = "draft"
+	Open    State = "open"
+	Closing State = "closing"
+	Closed  State = "closed"
+)
+
+// Results says when viewers may see the totals.
+type Results string
+
+const (
+	ResultsLive   Results = "live"
+	ResultsHidden Results = "hidden" // until the poll is closed
+)
+
+// Limits on a poll definition. They bound memory per poll and keep a frame
+// small enough for a phone on a bad network.
+const (
+	MinOptions       = 2
+	MaxOptions       = 32
+	MaxQuestionBytes = 500
+	MaxOptionBytes   = 200
+	MaxVotesPerUser  = 100
+	MaxShards        = 256
+	DefaultShards    = 16
+)
+
+// ErrInvalidPoll is wrapped by every validation error of a poll definition.
+var ErrInvalidPoll = errors.New("invalid poll")
+
+// Poll is a poll's definition and state, as stored in the polls KV bucket.
+type Poll struct {
+	ID           string    `json:"id"`
+	Question     string    `json:"question"`
+	Options      []string  `json:"options"`
+	VotesPerUser int       `json:"votes_per_user"`
+	AllowChange  bool      `json:"allow_change"`
+	Results      Results   `json:"results"`
+	State        State     `json:"state"`
+	Shards       int       `json:"shards"`
+	CreatedAt    time.Time `json:"created_at"`
+	OpenedAt     time.Time `json:"opened_at,omitzero"`
+	ClosedAt     time.Time `json:"closed_at,omitzero"`
+	// Markers holds, once the poll is closed, the stream sequence of the close
+	// marker on each shard subject: a vote counts iff its sequence is below
+	// its shard's marker. Ingest uses it to answer votes whose PubAck arrived
+	// while the poll was closing.
+	Markers []uint64 `json:"markers,omitempty"`
+}
+
+// PollSpec is what a producer may set on a poll.
+type PollSpec struct {
+	Question     string   `json:"question"`
+	Options      []string `json:"options"`
+	VotesPerUser int      `json:"votes_per_user,omitempty"`
+	AllowChange  bool     `json:"allow_change,omitempty"`
+	Results      Results  `json:"results,omitempty"`
+}
+
+// Normalize trims the text fields and fills the documented defaults
+// (one vote per user, live results), then validates.
+func (s *PollSpec) Normalize() error {
+	s.Question = strings.TrimSpace(s.Question)
+	for i := range s.Options {
+		s.Options[i] = strings.TrimSpace(s.Options[i])
+	}
+	if s.VotesPerUser == 0 {
+		s.VotesPerUser = 1
+	}
+	if s.Results == "" {
+		s.Results = ResultsLive
+	}
+	return s.validate()
+}
+
+func (s *PollSpec) validate() error {
+	switch {
+	case s.Question == "":
+		return fmt.Errorf("%w: question is empty", ErrInvalidPoll)
+	case len(s.Question) > MaxQuestionBytes:
+		return fmt.Errorf("%w: question is longer than %d bytes", ErrInvalidPoll, MaxQuestionBytes)
+	case !utf8.ValidString(s.Question):
+		return fmt.Errorf("%w: question is not valid UTF-8", ErrInvalidPoll)
+	case len(s.Options) < MinOptions:
+		return fmt.Errorf("%w: a poll needs at least %d options", ErrInvalidPoll, MinOptions)
+	case len(s.Options) > MaxOptions:
+		return fmt.Errorf("%w: a poll has at most %d options", ErrInvalidPoll, MaxOptions)
+	case s.VotesPerUser < 1 || s.VotesPerUser > MaxVotesPerUser:
+		return fmt.Errorf("%w: votes_per_user must be between 1 and %d", ErrInvalidPoll, MaxVotesPerUser)
+	case s.Results != ResultsLive && s.Results != ResultsHidden:
+		return fmt.Errorf("%w: results must be %q or %q", ErrInvalidPoll, ResultsLive, ResultsHidden)
+	}
+	for i, o := range s.Options {
+		switch {
+		case o == "":
+			return fmt.Errorf("%w: option %d is empty", ErrInvalidPoll, i)
+		case len(o) > MaxOptionBytes:
+			return fmt.Errorf("%w: option %d is longer than %d bytes", ErrInvalidPoll, i, MaxOptionBytes)
+		case !utf8.ValidString(o):
+			return fmt.Errorf("%w: option %d is not valid UTF-8", ErrInvalidPoll, i)
+		}
+	}
+	return nil
+}
+
+// NewPoll builds a draft poll from a normalized spec.
+func NewPoll(id string, s PollSpec, shards int, now time.Time) Poll {
+	return Poll{
+		ID:           id,
+		Question:     s.Question,
+		Options:      append([]string(nil), s.Options...),
+		VotesPerUser: s.VotesPerUser,
+		AllowChange:  s.AllowChange,
+		Results:      s.Results,
+		State:        Draft,
+		Shards:       shards,
+		CreatedAt:    now.UTC(),
+	}
+}
+
+// ResultsVisible reports whether viewers may see the counts now.
+func (p *Poll) ResultsVisible() bool {
+	return p.Results == ResultsLive || p.State == Closed
+}
+
+// CountsBefore reports whether a vote stored at seq on shard stands before
+// that shard's close marker. Only meaningful once the poll is closed.
+func (p *Poll) CountsBefore(shard int, seq uint64) bool {
+	if shard < 0 || shard >= len(p.Markers) {
+		return false
+	}
+	return seq < p.Markers[shard]
+}
+
+// pollIDAlphabet is lower-case and digits only, so an id is always a valid
+// single NATS subject token and a valid KV key.
+const pollIDAlphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+
+// PollIDLen is the length of ids made by NewPollID.
+const PollIDLen = 10
+
+// NewPollID returns a random poll id (50 bits of entropy).
+func NewPollID() string {
+	var b [PollIDLen]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	for i := range b {
+		b[i] = pollIDAlphabet[int(b[i])%len(pollIDAlphabet)]
+	}
+	return string(b[:])
+}
+
+// ValidPollID reports whether id could have come from NewPollID. Checked
+// before an id from a URL reaches a subject or a key.
+func ValidPollID(id string) bool {
+	if len(id) != PollIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if strings.IndexByte(pollIDAlphabet, id[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}

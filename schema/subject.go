@@ -1,0 +1,67 @@
+package schema
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Stream and bucket names.
+const (
+	VotesStream  = "VOTES"  // the append-only log of vote events and close markers
+	TallyStream  = "TALLY"  // the newest shard snapshot per subject
+	PollsBucket  = "polls"  // poll definitions, watched by every node
+	VotesSubject = "votes.>"
+	TallySubject = "tally.>"
+)
+
+// VoteSubject is where votes of a poll's shard are published.
+func VoteSubject(poll string, shard int) string {
+	return "votes." + poll + "." + strconv.Itoa(shard)
+}
+
+// SnapshotSubject is where tally publishes a poll shard's counts.
+func SnapshotSubject(poll string, shard int) string {
+	return "tally." + poll + "." + strconv.Itoa(shard)
+}
+
+// ShardFilter is the filter of the durable consumer for one shard index:
+// it sees that shard of every poll.
+func ShardFilter(shard int) string {
+	return "votes.*." + strconv.Itoa(shard)
+}
+
+// ParseVoteSubject splits votes.<poll>.<shard>.
+func ParseVoteSubject(subj string) (poll string, shard int, ok bool) {
+	rest, ok := strings.CutPrefix(subj, "votes.")
+	if !ok {
+		return "", 0, false
+	}
+	poll, num, ok := strings.Cut(rest, ".")
+	if !ok || poll == "" {
+		return "", 0, false
+	}
+	shard, err := strconv.Atoi(num)
+	if err != nil || shard < 0 || shard >= MaxShards {
+		return "", 0, false
+	}
+	return poll, shard, true
+}
+
+// ShardOf places a user in one of n shards. The hash is fixed forever:
+// changing it would move users between shards of a running poll.
+func ShardOf(user string, n int) int {
+	return int(xxhash.Sum64String(user) % uint64(n))
+}
+
+// DedupKey is the Nats-Msg-Id of a vote. A one-vote poll without change uses
+// the user alone, so JetStream itself drops a second vote inside its
+// duplicate window; other polls add the client's key, so only a retry of the
+// same frame is dropped and the tally rules on the rest.
+func DedupKey(p *Poll, user, clientKey string) string {
+	if p.VotesPerUser == 1 && !p.AllowChange {
+		return p.ID + ":" + user
+	}
+	return p.ID + ":" + user + ":" + clientKey
+}

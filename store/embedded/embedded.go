@@ -1,0 +1,187 @@
+// Package embedded is the single-machine tally.Store, on Pebble.
+//
+// Pebble is an LSM tree built for write-heavy work: a flush is one atomic,
+// fsynced batch, and concurrent flushes from many shard goroutines share
+// fsyncs through its commit pipeline. All methods are safe for concurrent use.
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/votecast/votecast/tally"
+)
+
+// Key layout, one key space per poll shard so a shard loads with one scan:
+//
+//	h/<poll>/<shard:u16>         header: last seq, closed, counts
+//	b/<poll>/<shard:u16>/<user>  ballot: last seq, choices
+const (
+	headerPrefix = 'h'
+	ballotPrefix = 'b'
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is where Pebble keeps its files. Required.
+	Dir string
+	// NoSync skips the fsync of each flush: only for tests and benchmarks
+	// that measure something else. Zero value: every flush is fsynced.
+	NoSync bool
+}
+
+// Store is the embedded tally.Store.
+type Store struct {
+	db   *pebble.DB
+	sync *pebble.WriteOptions
+}
+
+var _ tally.Store = (*Store)(nil)
+
+// Open opens or creates the store in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("open embedded store: no directory")
+	}
+	db, err := pebble.Open(opts.Dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store in %s: %w", opts.Dir, err)
+	}
+	wo := pebble.Sync
+	if opts.NoSync {
+		wo = pebble.NoSync
+	}
+	return &Store{db: db, sync: wo}, nil
+}
+
+// Close closes the database; safe to call twice.
+func (s *Store) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("close embedded store: %w", err)
+	}
+	return nil
+}
+
+// Ping always succeeds: the store is in this process.
+func (s *Store) Ping(context.Context) error { return nil }
+
+func shardKey(prefix byte, poll string, shard int) []byte {
+	k := make([]byte, 0, 4+len(poll)+2)
+	k = append(k, prefix, '/')
+	k = append(k, poll...)
+	k = append(k, '/')
+	return binary.BigEndian.AppendUint16(k, uint16(shard))
+}
+
+// LoadShard reads a poll shard's header and all its ballots.
+func (s *Store) LoadShard(_ context.Context, poll string, shard int) (tally.ShardState, error) {
+	st := tally.ShardState{Header: tally.ShardHeader{Poll: poll, Shard: shard}}
+	v, closer, err := s.db.Get(shardKey(headerPrefix, poll, shard))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return st, fmt.Errorf("load shard %s/%d header: %w", poll, shard, err)
+	default:
+		h, derr := decodeHeader(poll, shard, v)
+		closer.Close()
+		if derr != nil {
+			return st, fmt.Errorf("load shard %s/%d header: %w", poll, shard, derr)
+		}
+		st.Header = h
+	}
+	prefix := append(shardKey(ballotPrefix, poll, shard), '/')
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return st, fmt.Errorf("load shard %s/%d ballots: %w", poll, shard, err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		r, err := decodeBallot(string(bytes.TrimPrefix(it.Key(), prefix)), it.Value())
+		if err != nil {
+			return st, fmt.Errorf("load shard %s/%d ballots: %w", poll, shard, err)
+		}
+		st.Ballots = append(st.Ballots, r)
+	}
+	if err := it.Error(); err != nil {
+		return st, fmt.Errorf("load shard %s/%d ballots: %w", poll, shard, err)
+	}
+	return st, nil
+}
+
+// Flush writes every update in one atomic batch.
+func (s *Store) Flush(_ context.Context, updates []tally.ShardUpdate) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, u := range updates {
+		h := u.Header
+		prefix := append(shardKey(ballotPrefix, h.Poll, h.Shard), '/')
+		for _, r := range u.Ballots {
+			if err := b.Set(append(prefix[:len(prefix):len(prefix)], r.User...), encodeBallot(r), nil); err != nil {
+				return fmt.Errorf("flush shard %s/%d: %w", h.Poll, h.Shard, err)
+			}
+		}
+		if err := b.Set(shardKey(headerPrefix, h.Poll, h.Shard), encodeHeader(h), nil); err != nil {
+			return fmt.Errorf("flush shard %s/%d: %w", h.Poll, h.Shard, err)
+		}
+	}
+	if err := b.Commit(s.sync); err != nil {
+		return fmt.Errorf("flush %d shards: %w", len(updates), err)
+	}
+	return nil
+}
+
+// Headers returns the header of every flushed shard of a poll.
+func (s *Store) Headers(_ context.Context, poll string) ([]tally.ShardHeader, error) {
+	prefix := append([]byte{headerPrefix, '/'}, poll...)
+	prefix = append(prefix, '/')
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("read headers of %s: %w", poll, err)
+	}
+	defer it.Close()
+	var out []tally.ShardHeader
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()[len(prefix):]
+		if len(k) != 2 {
+			continue
+		}
+		h, err := decodeHeader(poll, int(binary.BigEndian.Uint16(k)), it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("read headers of %s: %w", poll, err)
+		}
+		out = append(out, h)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("read headers of %s: %w", poll, err)
+	}
+	return out, nil
+}
+
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,192 @@
+// Package storetest is the one test suite every tally.Store must pass, so
+// the embedded and the ScyllaDB stores are held to the same contract.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/votecast/votecast/schema"
+	"github.com/votecast/votecast/tally"
+)
+
+// what an earlier store flushed: the suite closes the first store itself.
+
+// Run runs the suite. open is called once per subtest for a fresh store,
+// and again inside a subtest to reopen it when reopen is true.
+func Run(t *testing.T, open func(t *testing.T, fresh bool) tally.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, open func(fresh bool) tally.Store)
+	}{
+		{"EmptyShard", testEmpty},
+		{"RoundTrip", testRoundTrip},
+		{"FlushIsIdempotent", testIdempotent},
+		{"HeadersPerPoll", testHeaders},
+		{"ManyBallots", testMany},
+		{"SurvivesReopen", testReopen},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, func(fresh bool) tally.Store { return open(t, fresh) })
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func testEmpty(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	st, err := s.LoadShard(ctx(t), schema.NewPollID(), 3)
+	if err != nil {
+		t.Fatalf("LoadShard: %v", err)
+	}
+	if len(st.Ballots) != 0 || st.Header.LastSeq != 0 || st.Header.Closed {
+		t.Fatalf("empty shard = %+v, want nothing", st)
+	}
+}
+
+func update(poll string, shard int, seq uint64, closed bool, counts []int64, ballots ...tally.BallotRecord) tally.ShardUpdate {
+	return tally.ShardUpdate{
+		Header:  tally.ShardHeader{Poll: poll, Shard: shard, LastSeq: seq, Closed: closed, Counts: counts},
+		Ballots: ballots,
+	}
+}
+
+func ballot(user string, seq uint64, choices ...tally.Choice) tally.BallotRecord {
+	return tally.BallotRecord{User: user, LastSeq: seq, Choices: choices}
+}
+
+func sortBallots(bs []tally.BallotRecord) {
+	sort.Slice(bs, func(i, j int) bool { return bs[i].User < bs[j].User })
+}
+
+func equalBallots(t *testing.T, got, want []tally.BallotRecord) {
+	t.Helper()
+	sortBallots(got)
+	sortBallots(want)
+	if len(got) != len(want) {
+		t.Fatalf("got %d ballots, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].User != want[i].User || got[i].LastSeq != want[i].LastSeq || !slices.Equal(got[i].Choices, want[i].Choices) {
+			t.Fatalf("ballot %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func testRoundTrip(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll := schema.NewPollID()
+	want := []tally.BallotRecord{
+		ballot("alice", 7, tally.Choice{Option: 1, Count: 1}),
+		ballot("bob", 9, tally.Choice{Option: 0, Count: 2}, tally.Choice{Option: 3, Count: 1}),
+		ballot("carol/with:odd.bytes é", 11), // a refused vote: no choices
+	}
+	if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 5, 11, true, []int64{2, 1, 0, 1}, want...)}); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	st, err := s.LoadShard(ctx(t), poll, 5)
+	if err != nil {
+		t.Fatalf("LoadShard: %v", err)
+	}
+	h := st.Header
+	if h.Poll != poll || h.Shard != 5 || h.LastSeq != 11 || !h.Closed || !slices.Equal(h.Counts, []int64{2, 1, 0, 1}) {
+		t.Fatalf("header = %+v", h)
+	}
+	equalBallots(t, st.Ballots, want)
+	other, err := s.LoadShard(ctx(t), poll, 4)
+	if err != nil || len(other.Ballots) != 0 {
+		t.Fatalf("neighbour shard = %+v, %v; want empty", other, err)
+	}
+}
+
+func testIdempotent(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll := schema.NewPollID()
+	first := update(poll, 0, 3, false, []int64{1, 0}, ballot("u", 3, tally.Choice{Option: 0, Count: 1}))
+	moved := update(poll, 0, 8, false, []int64{0, 1}, ballot("u", 8, tally.Choice{Option: 1, Count: 1}))
+	for _, u := range []tally.ShardUpdate{first, moved, moved} {
+		if err := s.Flush(ctx(t), []tally.ShardUpdate{u}); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+	}
+	st, err := s.LoadShard(ctx(t), poll, 0)
+	if err != nil {
+		t.Fatalf("LoadShard: %v", err)
+	}
+	equalBallots(t, st.Ballots, moved.Ballots)
+	if !slices.Equal(st.Header.Counts, []int64{0, 1}) {
+		t.Fatalf("counts = %v, want [0 1]", st.Header.Counts)
+	}
+}
+
+func testHeaders(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll, other := schema.NewPollID(), schema.NewPollID()
+	err := s.Flush(ctx(t), []tally.ShardUpdate{
+		update(poll, 0, 1, false, []int64{1, 0}),
+		update(poll, 7, 2, false, []int64{0, 2}),
+		update(other, 0, 3, false, []int64{5, 5}),
+	})
+	if err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	hs, err := s.Headers(ctx(t), poll)
+	if err != nil {
+		t.Fatalf("Headers: %v", err)
+	}
+	if len(hs) != 2 {
+		t.Fatalf("got %d headers, want 2: %+v", len(hs), hs)
+	}
+	if got := tally.SumHeaders(hs, 2); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("sum = %v, want [1 2]", got)
+	}
+}
+
+func testMany(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll := schema.NewPollID()
+	const n = 5000 // above any server's batch limit: the store must chunk
+	var want []tally.BallotRecord
+	for i := range n {
+		want = append(want, ballot(fmt.Sprintf("user-%05d", i), uint64(i+1), tally.Choice{Option: uint8(i % 4), Count: 1}))
+	}
+	if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 2, n, false, []int64{1250, 1250, 1250, 1250}, want...)}); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	st, err := s.LoadShard(ctx(t), poll, 2)
+	if err != nil {
+		t.Fatalf("LoadShard: %v", err)
+	}
+	equalBallots(t, st.Ballots, want)
+}
+
+func testReopen(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll := schema.NewPollID()
+	want := []tally.BallotRecord{ballot("u1", 4, tally.Choice{Option: 2, Count: 1})}
+	if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 1, 4, false, []int64{0, 0, 1}, want...)}); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	s = open(false)
+	st, err := s.LoadShard(ctx(t), poll, 1)
+	if err != nil {
+		t.Fatalf("LoadShard after reopen: %v", err)
+	}
+	equalBallots(t, st.Ballots, want)
+}

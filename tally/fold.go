@@ -1,0 +1,231 @@
+package tally
+
+import (
+	"github.com/votecast/votecast/schema"
+)
+
+// Choice is how many of a user's votes sit on one option.
+type Choice struct {
+	Option uint8
+	Count  uint16
+}
+
+// Ballot is one user's state in one poll: a register that only moves
+// forward by stream sequence.
+type Ballot struct {
+	LastSeq uint64
+	Choices []Choice
+}
+
+func (b *Ballot) used() int {
+	n := 0
+	for _, c := range b.Choices {
+		n += int(c.Count)
+	}
+	return n
+}
+
+func (b *Ballot) countOn(option int) int {
+	for _, c := range b.Choices {
+		if int(c.Option) == option {
+			return int(c.Count)
+		}
+	}
+	return 0
+}
+
+// set puts count votes on option, dropping the choice when count is 0.
+func (b *Ballot) set(option, count int) {
+	for i, c := range b.Choices {
+		if int(c.Option) == option {
+			if count == 0 {
+				b.Choices = append(b.Choices[:i], b.Choices[i+1:]...)
+			} else {
+				b.Choices[i].Count = uint16(count)
+			}
+			return
+		}
+	}
+	if count > 0 {
+		b.Choices = append(b.Choices, Choice{Option: uint8(option), Count: uint16(count)})
+	}
+}
+
+// Outcome is what folding one event did.
+type Outcome uint8
+
+const (
+	Counted   Outcome = iota // votes added or moved
+	Replay                   // sequence already applied: skipped
+	Unchanged                // valid, but changes nothing (same choice again)
+	Exhausted                // the user has no votes left, or may not change
+	Invalid                  // option or count the poll does not allow
+	Late                     // after the shard's close marker
+	Marker                   // the close marker itself
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{"counted", "replay", "unchanged", "exhausted", "invalid", "late", "marker"}
+
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// PollShard is one shard of one poll: its ballots and the counts they add
+// up to. Counts are always the sum of the ballots' choices.
+type PollShard struct {
+	Poll    string
+	Shard   int
+	LastSeq uint64 // last sequence folded
+	Closed  bool   // the close marker has been folded
+	Counts  []int64
+	Ballots map[string]*Ballot
+	dirty   map[string]struct{}
+}
+
+// NewPollShard returns an empty shard for a poll with n options.
+func NewPollShard(poll string, shard, n int) *PollShard {
+	return &PollShard{
+		Poll: poll, Shard: shard,
+		Counts:  make([]int64, n),
+		Ballots: make(map[string]*Ballot),
+		dirty:   make(map[string]struct{}),
+	}
+}
+
+// Apply folds the event at stream sequence seq under the poll's policy.
+// The decision depends only on the event, its sequence and the shard's
+// earlier events, never on a clock, so a recount from the log agrees.
+func (s *PollShard) Apply(p *schema.Poll, seq uint64, ev schema.Event) Outcome {
+	if ev.Close {
+		if seq > s.LastSeq {
+			s.LastSeq = seq
+		}
+		s.Closed = true
+		return Marker
+	}
+	if s.Closed {
+		return Late
+	}
+	b := s.Ballots[ev.User]
+	if b != nil && seq <= b.LastSeq {
+		return Replay
+	}
+	if seq > s.LastSeq {
+		s.LastSeq = seq
+	}
+	if ev.Option >= len(p.Options) || ev.Option >= len(s.Counts) {
+		return Invalid
+	}
+	if b == nil {
+		b = &Ballot{}
+	}
+	next, out := decide(p, b, ev)
+	if out != Counted {
+		if out != Invalid {
+			// A refused vote still moves the register forward so its
+			// replay is recognised as one.
+			s.record(ev.User, b, seq)
+		}
+		return out
+	}
+	s.moveCounts(b, next)
+	b.Choices = next.Choices
+	s.record(ev.User, b, seq)
+	return Counted
+}
+
+func (s *PollShard) record(user string, b *Ballot, seq uint64) {
+	b.LastSeq = seq
+	s.Ballots[user] = b
+	s.dirty[user] = struct{}{}
+}
+
+// decide applies the poll's policy to a ballot and returns the ballot the
+// event asks for:
+//   - one vote, no change: the first vote counts, later ones are Exhausted;
+//   - one vote, change allowed: the vote moves to the new option;
+//   - a budget of n, no change: votes add up until n is used;
+//   - a budget of n, change allowed: the event sets the option's share
+//     (0 takes it back), as long as the shares stay within n.
+func decide(p *schema.Poll, b *Ballot, ev schema.Event) (Ballot, Outcome) {
+	budget := p.VotesPerUser
+	next := Ballot{Choices: append([]Choice(nil), b.Choices...)}
+	switch {
+	case !p.AllowChange:
+		if ev.Count < 1 || (budget == 1 && ev.Count != 1) {
+			return next, Invalid
+		}
+		if b.used()+ev.Count > budget {
+			return next, Exhausted
+		}
+		next.set(ev.Option, b.countOn(ev.Option)+ev.Count)
+	case budget == 1:
+		if ev.Count > 1 {
+			return next, Invalid
+		}
+		if b.countOn(ev.Option) == ev.Count {
+			return next, Unchanged // same choice again, or taking back nothing
+		}
+		next.Choices = next.Choices[:0] // a new choice, or taking back this one
+		next.set(ev.Option, ev.Count)
+	default:
+		if ev.Count == b.countOn(ev.Option) {
+			return next, Unchanged
+		}
+		if b.used()-b.countOn(ev.Option)+ev.Count > budget {
+			return next, Exhausted
+		}
+		next.set(ev.Option, ev.Count)
+	}
+	return next, Counted
+}
+
+func (s *PollShard) moveCounts(from *Ballot, to Ballot) {
+	for _, c := range from.Choices {
+		s.Counts[c.Option] -= int64(c.Count)
+	}
+	for _, c := range to.Choices {
+		s.Counts[c.Option] += int64(c.Count)
+	}
+}
+
+// Dirty reports whether anything changed since the last TakeChanges.
+func (s *PollShard) Dirty() bool { return len(s.dirty) > 0 }
+
+// TakeChanges returns the ballots changed since the last call, for a flush,
+// and forgets them. If the flush fails the caller must keep the records and
+// write them again: the ballots in memory have already moved on.
+func (s *PollShard) TakeChanges() []BallotRecord {
+	out := make([]BallotRecord, 0, len(s.dirty))
+	for u := range s.dirty {
+		b := s.Ballots[u]
+		out = append(out, BallotRecord{User: u, LastSeq: b.LastSeq, Choices: append([]Choice(nil), b.Choices...)})
+	}
+	clear(s.dirty)
+	return out
+}
+
+// Header returns the shard's flush state.
+func (s *PollShard) Header() ShardHeader {
+	return ShardHeader{Poll: s.Poll, Shard: s.Shard, LastSeq: s.LastSeq, Closed: s.Closed, Counts: append([]int64(nil), s.Counts...)}
+}
+
+// LoadPollShard rebuilds a shard from stored state. Counts are recomputed
+// from the ballots rather than trusted: a flush cut between chunks leaves
+// ballots ahead of the header, and the ballots are the truth.
+func LoadPollShard(st ShardState, n int) *PollShard {
+	s := NewPollShard(st.Header.Poll, st.Header.Shard, n)
+	s.LastSeq, s.Closed = st.Header.LastSeq, st.Header.Closed
+	for _, r := range st.Ballots {
+		b := &Ballot{LastSeq: r.LastSeq, Choices: r.Choices}
+		s.Ballots[r.User] = b
+		for _, c := range r.Choices {
+			if int(c.Option) < n {
+				s.Counts[c.Option] += int64(c.Count)
+			}
+		}
+		if r.LastSeq > s.LastSeq {
+			s.LastSeq = r.LastSeq
+		}
+	}
+	return s
+}
