@@ -9,9 +9,9 @@ import (
 
 // Stream and bucket names.
 const (
-	VotesStream  = "VOTES"  // the append-only log of vote events and close markers
-	TallyStream  = "TALLY"  // the newest shard snapshot per subject
-	PollsBucket  = "polls"  // poll definitions, watched by every node
+	VotesStream  = "VOTES" // the append-only log of vote events and close markers
+	TallyStream  = "TALLY" // the newest shard snapshot per subject
+	PollsBucket  = "polls" // poll definitions, watched by every node
 	VotesSubject = "votes.>"
 	TallySubject = "tally.>"
 )
@@ -64,4 +64,17 @@ func DedupKey(p *Poll, user, clientKey string) string {
 		return p.ID + ":" + user
 	}
 	return p.ID + ":" + user + ":" + clientKey
+}
+
+// StoredSubject is where a tally worker answers with a poll's stored
+// totals (request/reply), so recount can compare without opening a store
+// a running server holds.
+func StoredSubject(poll string) string { return "votecast.stored." + poll }
+
+// StoredTotals answers a StoredSubject request.
+type StoredTotals struct {
+	Poll   string  `json:"poll"`
+	Counts []int64 `json:"counts"`
+	Shards int     `json:"shards"` // shards with anything stored
+	Error  string  `json:"error,omitempty"`
 }

@@ -79,6 +79,9 @@ type PollShard struct {
 	Counts  []int64
 	Ballots map[string]*Ballot
 	dirty   map[string]struct{}
+	// headerDirty is set when the header changed without a ballot
+	// changing (a close marker, a refused vote): it must still be flushed.
+	headerDirty bool
 }
 
 // NewPollShard returns an empty shard for a poll with n options.
@@ -99,7 +102,7 @@ func (s *PollShard) Apply(p *schema.Poll, seq uint64, ev schema.Event) Outcome {
 		if seq > s.LastSeq {
 			s.LastSeq = seq
 		}
-		s.Closed = true
+		s.Closed, s.headerDirty = true, true
 		return Marker
 	}
 	if s.Closed {
@@ -202,6 +205,14 @@ func (s *PollShard) TakeChanges() []BallotRecord {
 	}
 	clear(s.dirty)
 	return out
+}
+
+// redirty marks ballots of a failed flush as changed again.
+func (s *PollShard) redirty(rs []BallotRecord) {
+	for _, r := range rs {
+		s.dirty[r.User] = struct{}{}
+	}
+	s.headerDirty = true
 }
 
 // Header returns the shard's flush state.

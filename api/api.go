@@ -1,0 +1,287 @@
+// Package api is the producer's HTTP API and the public poll endpoints:
+// JSON in and out, errors as {"error": "..."}, admin calls behind a bearer
+// token compared in constant time and never logged.
+//
+// A Handler is immutable after New and safe for concurrent use; it starts
+// no goroutines.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/votecast/votecast/polls"
+	"github.com/votecast/votecast/schema"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 16 << 10
+
+// Catalog is the in-memory poll mirror.
+type Catalog interface {
+	Get(id string) (schema.Poll, bool)
+	List() []schema.Poll
+}
+
+// Producer changes polls.
+type Producer interface {
+	Create(ctx context.Context, spec schema.PollSpec) (schema.Poll, error)
+	Edit(ctx context.Context, id string, spec schema.PollSpec) (schema.Poll, error)
+	Open(ctx context.Context, id string) (schema.Poll, error)
+	Close(ctx context.Context, id string) (schema.Poll, error)
+}
+
+// Totals gives live counts and viewer numbers (the broadcast hub).
+type Totals interface {
+	Totals(id string) (schema.Totals, bool)
+	Viewers() map[string]int
+}
+
+// Options configures New. Every field but Logger is required.
+type Options struct {
+	AdminToken string
+	Catalog    Catalog
+	Producer   Producer
+	Totals     Totals
+	// AckCounts returns ingest's answers since start, by status.
+	AckCounts func() map[string]int64
+	// TallyLag returns events not yet durably counted.
+	TallyLag func(ctx context.Context) (uint64, error)
+	// Ready reports whether this node can take and count votes.
+	Ready func(ctx context.Context) error
+	// Logger; zero value: slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves /api/, /healthz and /readyz.
+type Handler struct {
+	opts      Options
+	tokenHash [32]byte
+	log       *slog.Logger
+	mux       *http.ServeMux
+}
+
+// New validates opts and builds the routes.
+func New(opts Options) (*Handler, error) {
+	if len(opts.AdminToken) < 16 {
+		return nil, errors.New("new api: the admin token must be at least 16 characters")
+	}
+	if opts.Catalog == nil || opts.Producer == nil || opts.Totals == nil || opts.AckCounts == nil || opts.TallyLag == nil || opts.Ready == nil {
+		return nil, errors.New("new api: Catalog, Producer, Totals, AckCounts, TallyLag and Ready are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &Handler{opts: opts, tokenHash: sha256.Sum256([]byte(opts.AdminToken)), log: opts.Logger.With("role", "api")}
+	m := http.NewServeMux()
+	m.HandleFunc("POST /api/polls", h.admin(h.create))
+	m.HandleFunc("GET /api/polls", h.list)
+	m.HandleFunc("GET /api/polls/{id}", h.get)
+	m.HandleFunc("PUT /api/polls/{id}", h.admin(h.edit))
+	m.HandleFunc("POST /api/polls/{id}/open", h.admin(h.change(opts.Producer.Open)))
+	m.HandleFunc("POST /api/polls/{id}/close", h.admin(h.change(opts.Producer.Close)))
+	m.HandleFunc("GET /api/polls/{id}/results", h.results)
+	m.HandleFunc("GET /api/stats", h.admin(h.stats))
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	m.HandleFunc("GET /readyz", h.ready)
+	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, http.StatusNotFound, "no such endpoint") })
+	h.mux = m
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h.mux.ServeHTTP(w, r)
+}
+
+// isAdmin compares hashes so neither the token's bytes nor its length
+// leak through timing.
+func (h *Handler) isAdmin(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	got := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
+}
+
+func (h *Handler) admin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="votecast"`)
+			writeError(w, http.StatusUnauthorized, "missing producer token")
+			return
+		}
+		if !h.isAdmin(r) {
+			writeError(w, http.StatusForbidden, "invalid producer token")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (h *Handler) decodeSpec(w http.ResponseWriter, r *http.Request) (schema.PollSpec, bool) {
+	var spec schema.PollSpec
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes))
+		} else {
+			writeError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+		}
+		return spec, false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "invalid JSON: trailing data")
+		return spec, false
+	}
+	return spec, true
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+	spec, ok := h.decodeSpec(w, r)
+	if !ok {
+		return
+	}
+	p, err := h.opts.Producer.Create(r.Context(), spec)
+	if err != nil {
+		h.fail(w, "create poll", err)
+		return
+	}
+	h.log.Info("poll created", "poll", p.ID)
+	writeJSON(w, http.StatusCreated, p)
+}
+
+func (h *Handler) edit(w http.ResponseWriter, r *http.Request) {
+	spec, ok := h.decodeSpec(w, r)
+	if !ok {
+		return
+	}
+	p, err := h.opts.Producer.Edit(r.Context(), r.PathValue("id"), spec)
+	if err != nil {
+		h.fail(w, "edit poll", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (h *Handler) change(do func(context.Context, string) (schema.Poll, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		p, err := do(r.Context(), id)
+		if err != nil {
+			h.fail(w, "change poll "+id, err)
+			return
+		}
+		h.log.Info("poll changed", "poll", p.ID, "state", p.State)
+		writeJSON(w, http.StatusOK, p)
+	}
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	state := r.URL.Query().Get("state")
+	if state != string(schema.Open) && !h.isAdmin(r) {
+		writeError(w, http.StatusUnauthorized, "listing every poll needs the producer token; use ?state=open")
+		return
+	}
+	out := []schema.Poll{}
+	for _, p := range h.opts.Catalog.List() {
+		if state == "" || string(p.State) == state {
+			out = append(out, public(p))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.opts.Catalog.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "poll not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, public(p))
+}
+
+// public leaves out what only ingest needs.
+func public(p schema.Poll) schema.Poll {
+	p.Markers = nil
+	return p
+}
+
+func (h *Handler) results(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	p, ok := h.opts.Catalog.Get(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "poll not found")
+		return
+	}
+	if !p.ResultsVisible() && !h.isAdmin(r) {
+		writeError(w, http.StatusForbidden, "results are hidden until the poll closes")
+		return
+	}
+	t, _ := h.opts.Totals.Totals(id)
+	if r.URL.Query().Get("format") == "csv" {
+		writeCSV(w, p, t)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
+	lag, err := h.opts.TallyLag(r.Context())
+	if err != nil {
+		h.log.Warn("stats: tally lag", "err", err)
+	}
+	perPoll := map[string]map[string]int{}
+	total := 0
+	for id, n := range h.opts.Totals.Viewers() {
+		perPoll[id] = map[string]int{"viewers": n}
+		total += n
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"viewers": total, "acks": h.opts.AckCounts(), "tally_pending": lag, "polls": perPoll,
+	})
+}
+
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
+	if err := h.opts.Ready(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// fail maps domain errors to statuses; anything else is logged once here.
+func (h *Handler) fail(w http.ResponseWriter, doing string, err error) {
+	switch {
+	case errors.Is(err, schema.ErrInvalidPoll):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, polls.ErrNotFound):
+		writeError(w, http.StatusNotFound, "poll not found")
+	case errors.Is(err, polls.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		h.log.Error(doing, "err", err)
+		writeError(w, http.StatusServiceUnavailable, doing+" failed; try again")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,244 @@
+// Package broadcast turns tally's shard snapshots into live totals for every
+// viewer of a poll.
+//
+// The Hub keeps, per poll shard, the snapshot with the highest sequence (so
+// totals never go back), sums them per poll, and at most once per Interval
+// encodes a poll's results frame once and offers it to every subscriber.
+// Offer must not block: a subscriber keeps only the newest frame, so a slow
+// viewer gets the latest totals, never a backlog.
+//
+// Concurrency: Run owns the consuming goroutine and the ticker and returns
+// when its context ends. Subscribe, Totals and PollChanged are safe from any
+// goroutine.
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// Sink receives encoded results frames. Offer is called with the hub's
+// lock held and must return at once; the frame must not be modified. An
+// alias of the literal type, so other packages can name it without
+// importing this one.
+type Sink = interface{ Offer([]byte) }
+
+// PollView tells the hub a poll's options, state and visibility.
+type PollView interface {
+	Get(id string) (schema.Poll, bool)
+}
+
+// Options configures a Hub. JS and Polls are required.
+type Options struct {
+	JS    jetstream.JetStream
+	Polls PollView
+	// Interval is the shortest time between two frames of one poll;
+	// zero value: 100ms.
+	Interval time.Duration
+	// Logger; zero value: slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the hub's metrics; zero value: none.
+	Registerer prometheus.Registerer
+}
+
+// Hub fans totals out to subscribers.
+type Hub struct {
+	opts Options
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	polls map[string]*pollTotals
+
+	viewers prometheus.Gauge
+	frames  prometheus.Counter
+}
+
+type pollTotals struct {
+	shards map[int]schema.Snapshot
+	subs   map[Sink]struct{}
+	dirty  bool
+	frame  []byte // the newest encoded frame, what a new subscriber gets
+}
+
+// New validates opts and returns a Hub; Run starts it.
+func New(opts Options) (*Hub, error) {
+	if opts.JS == nil || opts.Polls == nil {
+		return nil, errors.New("new broadcast hub: JS and Polls are required")
+	}
+	if opts.Interval == 0 {
+		opts.Interval = 100 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &Hub{
+		opts: opts, log: opts.Logger.With("role", "broadcast"), polls: map[string]*pollTotals{},
+		viewers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "votecast_broadcast_viewers", Help: "Viewer connections subscribed to totals."}),
+		frames:  prometheus.NewCounter(prometheus.CounterOpts{Name: "votecast_broadcast_frames_total", Help: "Results frames offered to viewers."}),
+	}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(h.viewers, h.frames)
+	}
+	return h, nil
+}
+
+// Run consumes snapshots (the newest of every shard first, so a restarted
+// node has the current totals at once) and fans out until ctx ends.
+func (h *Hub) Run(ctx context.Context) error {
+	cons, err := h.opts.JS.OrderedConsumer(ctx, schema.TallyStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{schema.TallySubject},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("broadcast: consume snapshots: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		s, err := schema.DecodeSnapshot(m.Data())
+		if err != nil {
+			h.log.Error("broadcast: skip bad snapshot", "subject", m.Subject(), "err", err)
+			return
+		}
+		h.apply(s)
+	})
+	if err != nil {
+		return fmt.Errorf("broadcast: consume snapshots: %w", err)
+	}
+	defer cc.Stop()
+	t := time.NewTicker(h.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			h.fanOut()
+		}
+	}
+}
+
+func (h *Hub) poll(id string) *pollTotals {
+	p := h.polls[id]
+	if p == nil {
+		p = &pollTotals{shards: map[int]schema.Snapshot{}, subs: map[Sink]struct{}{}}
+		h.polls[id] = p
+	}
+	return p
+}
+
+func (h *Hub) apply(s schema.Snapshot) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.poll(s.Poll)
+	if old, ok := p.shards[s.Shard]; ok && old.Seq >= s.Seq {
+		return
+	}
+	p.shards[s.Shard] = s
+	p.dirty = true
+}
+
+// PollChanged marks a poll for a new frame: its state or visibility moved.
+func (h *Hub) PollChanged(p schema.Poll) {
+	h.mu.Lock()
+	h.poll(p.ID).dirty = true
+	h.mu.Unlock()
+}
+
+// Totals returns a poll's current counts, whatever their visibility.
+func (h *Hub) Totals(id string) (schema.Totals, bool) {
+	poll, ok := h.opts.Polls.Get(id)
+	if !ok {
+		return schema.Totals{}, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return sum(&poll, h.polls[id]), true
+}
+
+func sum(poll *schema.Poll, p *pollTotals) schema.Totals {
+	t := schema.Totals{Poll: poll.ID, State: poll.State, Counts: make([]int64, len(poll.Options))}
+	if p == nil {
+		return t
+	}
+	for _, s := range p.shards {
+		for i, c := range s.Counts {
+			if i < len(t.Counts) {
+				t.Counts[i] += c
+				t.Total += c
+			}
+		}
+	}
+	return t
+}
+
+func (h *Hub) encode(id string, p *pollTotals) []byte {
+	poll, ok := h.opts.Polls.Get(id)
+	if !ok {
+		return nil
+	}
+	return schema.EncodeResults(sum(&poll, p), poll.ResultsVisible())
+}
+
+// Subscribe adds a sink to a poll's fan-out and returns the current frame
+// to send first, and the function that removes the sink.
+func (h *Hub) Subscribe(id string, s Sink) (first []byte, unsubscribe func()) {
+	h.mu.Lock()
+	p := h.poll(id)
+	if p.frame == nil || p.dirty {
+		p.frame = h.encode(id, p)
+	}
+	first = p.frame
+	p.subs[s] = struct{}{}
+	h.mu.Unlock()
+	h.viewers.Inc()
+	var once sync.Once
+	return first, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(p.subs, s)
+			h.mu.Unlock()
+			h.viewers.Dec()
+		})
+	}
+}
+
+// Viewers returns the number of subscribers per poll.
+func (h *Hub) Viewers() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]int, len(h.polls))
+	for id, p := range h.polls {
+		if len(p.subs) > 0 {
+			out[id] = len(p.subs)
+		}
+	}
+	return out
+}
+
+// fanOut encodes each changed poll's frame once and offers it to all.
+func (h *Hub) fanOut() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, p := range h.polls {
+		if !p.dirty {
+			continue
+		}
+		p.dirty = false
+		p.frame = h.encode(id, p)
+		if p.frame == nil {
+			continue
+		}
+		for s := range p.subs {
+			s.Offer(p.frame)
+		}
+		h.frames.Add(float64(len(p.subs)))
+	}
+}

@@ -1,0 +1,67 @@
+// Command votecast is the whole service in one binary: serve runs every
+// role in one process with embedded NATS and storage; recount replays a
+// poll's votes from the log; load plays a "vote now" spike against a
+// server; migrate applies the CQL schema. This package wires, it does not
+// decide: the logic lives in the role packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:])
+	var exit exitCode
+	switch {
+	case errors.As(err, &exit):
+		os.Exit(int(exit))
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "votecast:", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode ends the program with a status and no further message.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func run(ctx context.Context, args []string) error {
+	root := &ffcli.Command{
+		Name:       "votecast",
+		ShortUsage: "votecast <serve|recount|load|migrate> [flags]",
+		ShortHelp:  "live voting for broadcasts",
+		FlagSet:    flag.NewFlagSet("votecast", flag.ContinueOnError),
+		Subcommands: []*ffcli.Command{
+			serveCommand(), recountCommand(),
+		},
+		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+	}
+	return root.ParseAndRun(ctx, args)
+}
+
+// envOptions gives every flag an environment fallback: --http reads
+// VOTECAST_HTTP, --admin-token VOTECAST_ADMIN_TOKEN, and so on.
+func envOptions() []ff.Option { return []ff.Option{ff.WithEnvVarPrefix("VOTECAST")} }
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/votecast/votecast/schema"
+	"github.com/votecast/votecast/store/embedded"
+	"github.com/votecast/votecast/tally"
+)
+
+type recountConfig struct {
+	nats  natsConfig
+	poll  string
+	until string
+	wait  time.Duration
+}
+
+func recountCommand() *ffcli.Command {
+	var c recountConfig
+	fs := flag.NewFlagSet("recount", flag.ContinueOnError)
+	fs.StringVar(&c.poll, "poll", "", "poll id (required)")
+	fs.StringVar(&c.until, "until", "", "recount as of this RFC 3339 time; stored totals are then shown, not compared")
+	fs.StringVar(&c.nats.dir, "data", "./data", "data directory of the embedded server (env VOTECAST_DATA)")
+	fs.StringVar(&c.nats.url, "nats", "", "NATS URL; empty: the running embedded server of --data, or its files")
+	fs.DurationVar(&c.wait, "wait", 15*time.Second, "how long to let the tally catch up before comparing")
+	return &ffcli.Command{
+		Name: "recount", ShortUsage: "votecast recount --poll ID [--until TIME]",
+		ShortHelp: "replay a poll's votes from the log and compare with the stored totals",
+		FlagSet:   fs, Options: envOptions(),
+		Exec: func(ctx context.Context, _ []string) error { return recount(ctx, c, os.Stdout) },
+	}
+}
+
+func recount(ctx context.Context, c recountConfig, out io.Writer) error {
+	if !schema.ValidPollID(c.poll) {
+		return fmt.Errorf("--poll %q is not a poll id", c.poll)
+	}
+	var until time.Time
+	if c.until != "" {
+		var err error
+		if until, err = time.Parse(time.RFC3339Nano, c.until); err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+	}
+	if c.nats.url == "" {
+		c.nats.url = runningURL(c.nats.dir)
+	}
+	log, _ := newLogger("warn")
+	link, err := c.nats.dial("votecast-recount", log)
+	if err != nil {
+		return err
+	}
+	defer link.close(context.Background())
+	ctx, cancel := context.WithTimeout(ctx, c.wait+2*time.Minute)
+	defer cancel()
+	poll, err := readPoll(ctx, link.js, c.poll)
+	if err != nil {
+		return err
+	}
+	rc, err := tally.RecountFromLog(ctx, link.js, poll, until)
+	if err != nil {
+		return err
+	}
+	stored, err := storedTotals(ctx, c, link, poll)
+	if err != nil {
+		return err
+	}
+	match := slices.Equal(rc.Counts, stored.Counts)
+	printRecount(out, poll, rc, stored, until, match)
+	if !match && until.IsZero() {
+		return exitCode(1)
+	}
+	return nil
+}
+
+func readPoll(ctx context.Context, js jetstream.JetStream, id string) (schema.Poll, error) {
+	kv, err := js.KeyValue(ctx, schema.PollsBucket)
+	if err != nil {
+		return schema.Poll{}, fmt.Errorf("open polls bucket: %w", err)
+	}
+	e, err := kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return schema.Poll{}, fmt.Errorf("poll %s not found", id)
+	}
+	if err != nil {
+		return schema.Poll{}, fmt.Errorf("read poll %s: %w", id, err)
+	}
+	var p schema.Poll
+	if err := json.Unmarshal(e.Value(), &p); err != nil {
+		return p, fmt.Errorf("read poll %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// storedTotals asks a running tally (after letting it catch up), or reads
+// the embedded store directly when no server runs.
+func storedTotals(ctx context.Context, c recountConfig, link *natsLink, poll schema.Poll) (schema.StoredTotals, error) {
+	var out schema.StoredTotals
+	if link.node != nil {
+		st, err := embedded.Open(embedded.Options{Dir: filepath.Join(c.nats.dir, "store")})
+		if err != nil {
+			return out, err
+		}
+		defer st.Close()
+		out, err = tally.StoredTotals(ctx, st, poll.ID)
+		return pad(out, len(poll.Options)), err
+	}
+	deadline := time.Now().Add(c.wait)
+	for {
+		lag, err := tally.Lag(ctx, link.js, poll.Shards)
+		if err == nil && lag == 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(100 * time.Millisecond): // polling a remote counter: nothing to wait on
+		}
+	}
+	msg, err := link.nc.RequestWithContext(ctx, schema.StoredSubject(poll.ID), nil)
+	if err != nil {
+		return out, fmt.Errorf("ask the tally for stored totals: %w", err)
+	}
+	if err := json.Unmarshal(msg.Data, &out); err != nil {
+		return out, fmt.Errorf("stored totals: %w", err)
+	}
+	if out.Error != "" {
+		return out, fmt.Errorf("stored totals: %s", out.Error)
+	}
+	return pad(out, len(poll.Options)), nil
+}
+
+func pad(s schema.StoredTotals, n int) schema.StoredTotals {
+	for len(s.Counts) < n {
+		s.Counts = append(s.Counts, 0)
+	}
+	return s
+}
+
+func printRecount(out io.Writer, poll schema.Poll, rc tally.Recount, stored schema.StoredTotals, until time.Time, match bool) {
+	fmt.Fprintf(out, "poll %s (%s): %s\n", poll.ID, poll.State, poll.Question)
+	if !until.IsZero() {
+		fmt.Fprintf(out, "log as of %s; stored totals are current, shown for reference only\n", until.Format(time.RFC3339))
+	}
+	tw := tabwriter.NewWriter(out, 4, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "option\tlog\tstored\t")
+	var lt, stt int64
+	for i, o := range poll.Options {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", o, rc.Counts[i], stored.Counts[i])
+		lt, stt = lt+rc.Counts[i], stt+stored.Counts[i]
+	}
+	fmt.Fprintf(tw, "total\t%d\t%d\t\n", lt, stt)
+	tw.Flush()
+	fmt.Fprintf(out, "events replayed: %d %v\n", rc.Events, rc.Outcomes)
+	switch {
+	case !until.IsZero():
+	case match:
+		fmt.Fprintln(out, "result: log and store agree")
+	default:
+		fmt.Fprintln(out, "result: MISMATCH between log and store")
+	}
+}

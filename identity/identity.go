@@ -1,0 +1,164 @@
+// Package identity says who a viewer is: the subject of a JWT signed by the
+// partner's backend (HS256 with the viewer secret), or, when no secret is
+// configured, an anonymous id kept in a cookie signed with a server key so a
+// demo works in any browser.
+//
+// A Verifier is immutable after New and safe for concurrent use. Tokens are
+// never logged; signatures are compared in constant time.
+package identity
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// ErrUnauthorized is wrapped by every refusal; the rest of the message is
+// safe to show the viewer.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// CookieName holds the anonymous viewer id.
+const CookieName = "vc_viewer"
+
+// MaxTokenBytes bounds a viewer token before it is parsed.
+const MaxTokenBytes = 2048
+
+// Options configures New. Set exactly one of ViewerSecret and AnonKey.
+type Options struct {
+	// ViewerSecret is the HS256 key partners sign viewer tokens with.
+	ViewerSecret []byte
+	// AnonKey signs anonymous viewer cookies; used only without a secret.
+	AnonKey []byte
+	// Now is the clock for token expiry; zero value: time.Now.
+	Now func() time.Time
+}
+
+// Verifier identifies viewers.
+type Verifier struct {
+	opts   Options
+	parser *jwt.Parser
+}
+
+// New validates opts.
+func New(opts Options) (*Verifier, error) {
+	if len(opts.ViewerSecret) == 0 && len(opts.AnonKey) < 16 {
+		return nil, errors.New("new identity verifier: a viewer secret or an anonymous key of at least 16 bytes is required")
+	}
+	if len(opts.ViewerSecret) > 0 && len(opts.ViewerSecret) < 16 {
+		return nil, errors.New("new identity verifier: the viewer secret must be at least 16 bytes")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Verifier{opts: opts, parser: jwt.NewParser(
+		jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithTimeFunc(opts.Now),
+		jwt.WithLeeway(30*time.Second),
+	)}, nil
+}
+
+// Anonymous reports whether viewers are identified by cookie.
+func (v *Verifier) Anonymous() bool { return len(v.opts.ViewerSecret) == 0 }
+
+// Identify returns the viewer's user id. In anonymous mode it mints an id
+// and sets its cookie on w when the request has none.
+func (v *Verifier) Identify(w http.ResponseWriter, r *http.Request) (string, error) {
+	if !v.Anonymous() {
+		return v.verifyToken(r.URL.Query().Get("token"))
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		if id, ok := v.openCookie(c.Value); ok {
+			return "anon:" + id, nil
+		}
+	}
+	id := newAnonID()
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: v.sealCookie(id), Path: "/",
+		MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+	})
+	return "anon:" + id, nil
+}
+
+func (v *Verifier) verifyToken(tok string) (string, error) {
+	if tok == "" {
+		return "", fmt.Errorf("%w: a viewer token is required", ErrUnauthorized)
+	}
+	if len(tok) > MaxTokenBytes {
+		return "", fmt.Errorf("%w: viewer token too long", ErrUnauthorized)
+	}
+	claims := &jwt.RegisteredClaims{}
+	_, err := v.parser.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return v.opts.ViewerSecret, nil })
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "", fmt.Errorf("%w: viewer token expired", ErrUnauthorized)
+	case err != nil:
+		return "", fmt.Errorf("%w: invalid viewer token", ErrUnauthorized)
+	}
+	if !validSubject(claims.Subject) {
+		return "", fmt.Errorf("%w: viewer token has no valid sub", ErrUnauthorized)
+	}
+	return claims.Subject, nil
+}
+
+// validSubject keeps user ids printable and short enough for an event.
+func validSubject(s string) bool {
+	if s == "" || len(s) > schema.MaxUserBytes || strings.HasPrefix(s, "anon:") {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Mint signs a viewer token; used by the load generator and tests, and as
+// the reference for partners' backends.
+func Mint(secret []byte, user string, ttl time.Duration) (string, error) {
+	claims := jwt.RegisteredClaims{Subject: user, ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl))}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+	if err != nil {
+		return "", fmt.Errorf("mint viewer token: %w", err)
+	}
+	return s, nil
+}
+
+func newAnonID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (v *Verifier) mac(id string) []byte {
+	m := hmac.New(sha256.New, v.opts.AnonKey)
+	m.Write([]byte(id))
+	return m.Sum(nil)
+}
+
+func (v *Verifier) sealCookie(id string) string {
+	return id + "." + base64.RawURLEncoding.EncodeToString(v.mac(id))
+}
+
+func (v *Verifier) openCookie(val string) (string, bool) {
+	id, sig, ok := strings.Cut(val, ".")
+	if !ok || len(id) != 16 || len(val) > 128 {
+		return "", false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return "", false
+	}
+	return id, hmac.Equal(got, v.mac(id))
+}

@@ -1,0 +1,43 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/votecast/votecast/schema"
+)
+
+type metrics struct {
+	acks         *prometheus.CounterVec
+	ackSeconds   prometheus.Histogram
+	conns        prometheus.Gauge
+	refusedConns prometheus.Counter
+	badFrames    prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votecast_ingest_acks_total", Help: "Answers to vote frames, by status.",
+		}, []string{"status"}),
+		ackSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "votecast_ingest_publish_seconds", Help: "Time from vote frame to PubAck.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+		}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "votecast_ingest_connections", Help: "Open viewer connections.",
+		}),
+		refusedConns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "votecast_ingest_refused_connections_total", Help: "Connections refused by a cap.",
+		}),
+		badFrames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "votecast_ingest_bad_frames_total", Help: "Frames that were not valid votes.",
+		}),
+	}
+	for _, s := range []string{schema.StatusAccepted, schema.StatusDuplicate, schema.StatusRejected, schema.StatusRetry} {
+		m.acks.WithLabelValues(s) // export zeros so dashboards see every status
+	}
+	if reg != nil {
+		reg.MustRegister(m.acks, m.ackSeconds, m.conns, m.refusedConns, m.badFrames)
+	}
+	return m
+}

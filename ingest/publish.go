@@ -1,0 +1,155 @@
+package ingest
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/votecast/votecast/schema"
+)
+
+const inFlight = "inflight"
+
+// vote checks a frame against the poll and this connection's memory, then
+// publishes it. It never blocks on the log: past the in-flight cap the
+// viewer is told to retry.
+func (v *viewer) vote(f schema.VoteFrame) {
+	poll, ok := v.s.opts.Polls.Get(v.poll)
+	if !ok {
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: "poll not found"})
+		return
+	}
+	if reason := refuse(&poll, f); reason != "" {
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: reason})
+		return
+	}
+	vs := v.votes
+	vs.mu.Lock()
+	switch st := vs.keys[f.ID]; {
+	case st == inFlight:
+		vs.mu.Unlock()
+		return // a resend before the answer: the pending answer covers it
+	case st != "":
+		vs.mu.Unlock()
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusDuplicate, Reason: "already counted"})
+		return
+	case !poll.AllowChange && vs.used+f.Count > poll.VotesPerUser:
+		vs.mu.Unlock()
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusDuplicate, Reason: "no votes left"})
+		return
+	}
+	if len(vs.keys) >= maxKeys {
+		clear(vs.keys) // JetStream's dedup window still stops repeats
+	}
+	vs.keys[f.ID] = inFlight
+	vs.mu.Unlock()
+
+	select {
+	case v.s.inFlight <- struct{}{}:
+	default:
+		v.forget(f.ID)
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "busy", RetryAfterMS: 200 + rand.IntN(800)})
+		return
+	}
+	shard := schema.ShardOf(v.user, poll.Shards)
+	msg := nats.NewMsg(schema.VoteSubject(poll.ID, shard))
+	msg.Data = schema.AppendVoteEvent(make([]byte, 0, 8+len(v.user)+len(f.ID)), v.user, f)
+	msg.Header.Set(jetstream.MsgIDHeader, schema.DedupKey(&poll, v.user, f.ID))
+	start := time.Now()
+	fut, err := v.s.opts.JS.PublishMsgAsync(msg)
+	if err != nil {
+		<-v.s.inFlight
+		v.forget(f.ID)
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log unavailable", RetryAfterMS: 1000 + rand.IntN(1000)})
+		return
+	}
+	v.s.pending.Add(1)
+	go v.await(fut, poll, shard, f, start)
+}
+
+// refuse says why a frame can never count, or "".
+func refuse(p *schema.Poll, f schema.VoteFrame) string {
+	switch {
+	case p.State == schema.Draft:
+		return "poll is not open yet"
+	case p.State != schema.Open:
+		return "poll is closed"
+	case f.Option >= len(p.Options):
+		return "no such option"
+	case p.VotesPerUser == 1 && !p.AllowChange && f.Count != 1:
+		return "count must be 1"
+	case p.VotesPerUser == 1 && f.Count > 1:
+		return "count must be 0 or 1"
+	case !p.AllowChange && f.Count < 1:
+		return "count must be at least 1"
+	case f.Count > p.VotesPerUser:
+		return "count is more than your votes"
+	}
+	return ""
+}
+
+// await answers a vote once its PubAck (or failure) is in.
+func (v *viewer) await(fut jetstream.PubAckFuture, poll schema.Poll, shard int, f schema.VoteFrame, start time.Time) {
+	defer v.s.pending.Done()
+	defer func() { <-v.s.inFlight }()
+	timer := time.NewTimer(v.s.opts.PublishTimeout)
+	defer timer.Stop()
+	var a schema.Ack
+	select {
+	case ack := <-fut.Ok():
+		v.s.metrics.ackSeconds.Observe(time.Since(start).Seconds())
+		a = v.resolve(ack, poll, shard, f)
+	case <-fut.Err():
+		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log unavailable", RetryAfterMS: 500 + rand.IntN(1000)}
+	case <-timer.C:
+		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log slow", RetryAfterMS: 500 + rand.IntN(1000)}
+	}
+	vs := v.votes
+	vs.mu.Lock()
+	switch a.Status {
+	case schema.StatusAccepted:
+		vs.keys[f.ID] = a.Status
+		vs.used += f.Count
+	case schema.StatusDuplicate:
+		vs.keys[f.ID] = a.Status
+		if poll.VotesPerUser == 1 && !poll.AllowChange {
+			vs.used = 1
+		}
+	default:
+		delete(vs.keys, f.ID) // a retry of this key must publish again
+	}
+	vs.mu.Unlock()
+	v.answer(a)
+}
+
+// resolve turns a PubAck into an answer. While the poll is open that is
+// accepted; once it is closing, the vote counts only if it stands before
+// its shard's close marker, so the answer waits for the markers.
+func (v *viewer) resolve(ack *jetstream.PubAck, poll schema.Poll, shard int, f schema.VoteFrame) schema.Ack {
+	if ack.Duplicate {
+		return schema.Ack{ID: f.ID, Status: schema.StatusDuplicate, Reason: "already voted"}
+	}
+	if now, ok := v.s.opts.Polls.Get(poll.ID); ok && now.State == schema.Open {
+		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	closed, err := v.s.opts.Polls.WaitFor(ctx, poll.ID, func(p schema.Poll) bool { return p.State == schema.Closed })
+	if err != nil {
+		// In the log, fate unknown: a resend gets "duplicate" or "closed".
+		return schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "poll is closing", RetryAfterMS: 1000}
+	}
+	if closed.CountsBefore(shard, ack.Sequence) {
+		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted}
+	}
+	return schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: "poll is closed"}
+}
+
+func (v *viewer) forget(id string) {
+	v.votes.mu.Lock()
+	delete(v.votes.keys, id)
+	v.votes.mu.Unlock()
+}

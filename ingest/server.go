@@ -1,0 +1,267 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/votecast/votecast/identity"
+	"github.com/votecast/votecast/schema"
+)
+
+// Feed gives a connection its poll's results frames (the broadcast hub).
+type Feed interface {
+	Subscribe(poll string, s interface{ Offer([]byte) }) (first []byte, unsubscribe func())
+}
+
+// PollView is the in-memory poll catalog.
+type PollView interface {
+	Get(id string) (schema.Poll, bool)
+	WaitFor(ctx context.Context, id string, cond func(schema.Poll) bool) (schema.Poll, error)
+}
+
+// Options configures a Server. JS, Polls, Feed and Identity are required.
+type Options struct {
+	JS       jetstream.JetStream
+	Polls    PollView
+	Feed     Feed
+	Identity *identity.Verifier
+	// AllowOrigins are partner origins ("https://partner.example") allowed
+	// to open viewer sockets besides this server's own origin.
+	AllowOrigins []string
+	// MaxInFlight caps publishes awaiting a PubAck; zero value: 8192.
+	MaxInFlight int
+	// PublishTimeout bounds the wait for a PubAck; zero value: 5s.
+	PublishTimeout time.Duration
+	// MaxConns caps viewer connections on this node; zero value: 200000.
+	MaxConns int
+	// MaxConnsPerIP caps connections from one address; zero value: 20000
+	// (carrier NAT puts many phones behind one address).
+	MaxConnsPerIP int
+	// VoteRate and VoteBurst limit each connection's frames; zero values:
+	// 5 per second, burst 20.
+	VoteRate  rate.Limit
+	VoteBurst int
+	// Logger; zero value: slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the metrics; zero value: none.
+	Registerer prometheus.Registerer
+}
+
+// Server is the viewer WebSocket endpoint.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics
+	patterns []string
+	inFlight chan struct{} // a token per publish awaiting its PubAck
+
+	conns   atomic.Int64
+	mu      sync.Mutex
+	perIP   map[string]int
+	viewers map[*viewer]struct{}
+	closing atomic.Bool
+	pending sync.WaitGroup // publishes in flight
+	acks    [4]atomic.Int64
+}
+
+var statuses = [4]string{schema.StatusAccepted, schema.StatusDuplicate, schema.StatusRejected, schema.StatusRetry}
+
+func (s *Server) count(status string) {
+	s.metrics.acks.WithLabelValues(status).Inc()
+	for i, st := range statuses {
+		if st == status {
+			s.acks[i].Add(1)
+		}
+	}
+}
+
+// AckCounts returns the answers given since start, by status.
+func (s *Server) AckCounts() map[string]int64 {
+	out := make(map[string]int64, len(statuses))
+	for i, st := range statuses {
+		out[st] = s.acks[i].Load()
+	}
+	return out
+}
+
+// New validates opts and returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.JS == nil || opts.Polls == nil || opts.Feed == nil || opts.Identity == nil {
+		return nil, errors.New("new ingest server: JS, Polls, Feed and Identity are required")
+	}
+	if opts.MaxInFlight == 0 {
+		opts.MaxInFlight = 8192
+	}
+	if opts.PublishTimeout == 0 {
+		opts.PublishTimeout = 5 * time.Second
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 200_000
+	}
+	if opts.MaxConnsPerIP == 0 {
+		opts.MaxConnsPerIP = 20_000
+	}
+	if opts.VoteRate == 0 {
+		opts.VoteRate, opts.VoteBurst = 5, 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	patterns, err := OriginHosts(opts.AllowOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("new ingest server: %w", err)
+	}
+	return &Server{
+		opts: opts, log: opts.Logger.With("role", "ingest"), metrics: newMetrics(opts.Registerer),
+		patterns: patterns, inFlight: make(chan struct{}, opts.MaxInFlight),
+		perIP: map[string]int{}, viewers: map[*viewer]struct{}{},
+	}, nil
+}
+
+// OriginHosts turns partner origins into the host patterns the WebSocket
+// library matches the Origin header against.
+func OriginHosts(origins []string) ([]string, error) {
+	var out []string
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("allowed origin %q: want scheme://host[:port]", o)
+		}
+		out = append(out, u.Host)
+	}
+	return out, nil
+}
+
+// ServeHTTP upgrades GET /ws?poll=ID to a viewer connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.closing.Load() {
+		httpError(w, http.StatusServiceUnavailable, "server is shutting down", 1000)
+		return
+	}
+	id := r.URL.Query().Get("poll")
+	poll, ok := s.opts.Polls.Get(id)
+	if !schema.ValidPollID(id) || !ok {
+		httpError(w, http.StatusNotFound, "poll not found", 0)
+		return
+	}
+	user, err := s.opts.Identity.Identify(w, r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, err.Error(), 0)
+		return
+	}
+	ip := clientIP(r)
+	if reason := s.admit(ip); reason != "" {
+		s.metrics.refusedConns.Inc()
+		httpError(w, http.StatusServiceUnavailable, reason, 2000)
+		return
+	}
+	defer s.release(ip)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.patterns})
+	if err != nil {
+		return // Accept has answered (403 for a foreign Origin)
+	}
+	c.SetReadLimit(4 * schema.MaxFrameBytes) // larger frames close the socket; up to it they get an error frame
+	v := newViewer(s, c, user, poll.ID)
+	s.track(v, true)
+	defer s.track(v, false)
+	v.serve(r.Context())
+}
+
+func (s *Server) admit(ip string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns.Load() >= int64(s.opts.MaxConns) {
+		return "this node is full, try again shortly"
+	}
+	if s.perIP[ip] >= s.opts.MaxConnsPerIP {
+		return "too many connections from your address"
+	}
+	s.perIP[ip]++
+	s.conns.Add(1)
+	return ""
+}
+
+func (s *Server) release(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	s.conns.Add(-1)
+}
+
+func (s *Server) track(v *viewer, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		s.viewers[v] = struct{}{}
+		s.metrics.conns.Inc()
+	} else {
+		delete(s.viewers, v)
+		s.metrics.conns.Dec()
+	}
+}
+
+// Conns is the number of open viewer connections.
+func (s *Server) Conns() int64 { return s.conns.Load() }
+
+// Close stops accepting votes and waits for publishes in flight to be
+// answered (or ctx to end); then GoingAway closes the sockets.
+func (s *Server) Close(ctx context.Context) error {
+	s.closing.Store(true)
+	done := make(chan struct{})
+	go func() { s.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ingest: wait for in-flight publishes: %w", ctx.Err())
+	}
+}
+
+// GoingAway closes every viewer socket with status 1001, after their last
+// acks are written.
+func (s *Server) GoingAway() {
+	s.mu.Lock()
+	vs := make([]*viewer, 0, len(s.viewers))
+	for v := range s.viewers {
+		vs = append(vs, v)
+	}
+	s.mu.Unlock()
+	for _, v := range vs {
+		v.goAway()
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func httpError(w http.ResponseWriter, code int, msg string, retryAfterMS int) {
+	w.Header().Set("Content-Type", "application/json")
+	body := map[string]any{"error": msg}
+	if retryAfterMS > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint((retryAfterMS+999)/1000))
+		body["retry_after_ms"] = retryAfterMS
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,84 @@
+package tally
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// Recount is what the log alone says about a poll.
+type Recount struct {
+	Counts   []int64
+	Events   int
+	Outcomes map[string]int
+	Last     time.Time // timestamp of the last event folded
+}
+
+// RecountFromLog replays a poll's events from the VOTES stream with the
+// same fold the tally uses, stopping after the last event stored at or
+// before until (zero: everything). It never writes anything.
+func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Poll, until time.Time) (Recount, error) {
+	rc := Recount{Counts: make([]int64, len(poll.Options)), Outcomes: map[string]int{}}
+	cons, err := js.OrderedConsumer(ctx, schema.VotesStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"votes." + poll.ID + ".*"},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+	}
+	shards := map[int]*PollShard{}
+	pending := info.NumPending
+	for pending > 0 {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			meta, err := m.Metadata()
+			if err != nil {
+				return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+			}
+			pending = meta.NumPending
+			if !until.IsZero() && meta.Timestamp.After(until) {
+				pending = 0
+				break
+			}
+			_, shard, ok := schema.ParseVoteSubject(m.Subject())
+			ev, err := schema.DecodeEvent(m.Data())
+			if !ok || err != nil {
+				rc.Outcomes[Invalid.String()]++
+				continue
+			}
+			ps := shards[shard]
+			if ps == nil {
+				ps = NewPollShard(poll.ID, shard, len(poll.Options))
+				shards[shard] = ps
+			}
+			rc.Outcomes[ps.Apply(&poll, meta.Sequence.Stream, ev).String()]++
+			rc.Events++
+			rc.Last = meta.Timestamp
+		}
+		if err := batch.Error(); err != nil {
+			return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+		}
+		if got == 0 && ctx.Err() != nil {
+			return rc, fmt.Errorf("recount %s: %w", poll.ID, ctx.Err())
+		}
+	}
+	for _, ps := range shards {
+		for i, c := range ps.Counts {
+			rc.Counts[i] += c
+		}
+	}
+	return rc, nil
+}

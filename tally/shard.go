@@ -1,0 +1,235 @@
+package tally
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// shardRunner is the one goroutine that owns a shard index: every poll's
+// shard with that index, its ballots and its acks.
+type shardRunner struct {
+	w       *Worker
+	idx     int
+	cons    jetstream.Consumer
+	polls   map[string]*PollShard
+	touched map[*PollShard]struct{}
+	// unacked is the newest folded event not yet acked; with AckAll, its
+	// ack covers every event before it.
+	unacked jetstream.Msg
+	failing bool // the store is refusing flushes; logged once per outage
+}
+
+func (r *shardRunner) run(ctx context.Context) {
+	log := r.w.log.With("shard", r.idx)
+	max := r.w.opts.MaxBatch
+	msgs := make(chan jetstream.Msg, max)
+	cc, err := r.cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(max), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+			log.Warn("tally consumer", "err", err)
+		}
+	}))
+	if err != nil {
+		log.Error("tally: start consuming", "err", err)
+		return
+	}
+	defer cc.Stop()
+	r.touched = map[*PollShard]struct{}{}
+	backoff := retryBackoff{}
+	var retry <-chan time.Time
+	for {
+		batch := make([]jetstream.Msg, 0, 64)
+		select {
+		case <-ctx.Done():
+			r.finish(log)
+			return
+		case m := <-msgs:
+			batch = append(batch, m)
+		drain:
+			for len(batch) < max {
+				select {
+				case m := <-msgs:
+					batch = append(batch, m)
+				default:
+					break drain
+				}
+			}
+		case <-retry:
+		}
+		if !r.foldBatch(ctx, batch) {
+			continue // stopped mid-batch: the rest is redelivered later
+		}
+		r.publishSnapshots()
+		if err := r.flush(ctx); err != nil {
+			if !r.failing {
+				log.Error("tally: flush failed; counting goes on, acks are held until the store is back", "err", err)
+				r.failing = true
+			}
+			r.w.metrics.flushErrors.Inc()
+			retry = time.After(backoff.next())
+			continue
+		}
+		if r.failing {
+			log.Info("tally: store is back, flushes caught up")
+			r.failing = false
+		}
+		backoff = retryBackoff{}
+		retry = nil
+		r.ack()
+	}
+}
+
+// finish flushes and acks what was folded, with a fresh deadline because
+// the run's context is already done.
+func (r *shardRunner) finish(log interface{ Error(string, ...any) }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.flush(ctx); err != nil {
+		log.Error("tally: final flush failed; unacked events will be redelivered", "err", err)
+		return
+	}
+	r.ack()
+}
+
+func (r *shardRunner) ack() {
+	if r.unacked == nil {
+		return
+	}
+	if err := r.unacked.Ack(); err != nil {
+		// Harmless: the events are durable and come back as replays.
+		r.w.log.Warn("tally: ack", "shard", r.idx, "err", err)
+	}
+	r.unacked = nil
+}
+
+// foldBatch folds every message; false when ctx ended before the end.
+func (r *shardRunner) foldBatch(ctx context.Context, batch []jetstream.Msg) bool {
+	for _, m := range batch {
+		if !r.fold(ctx, m) {
+			return false
+		}
+		r.unacked = m
+	}
+	return true
+}
+
+func (r *shardRunner) fold(ctx context.Context, m jetstream.Msg) bool {
+	meta, err := m.Metadata()
+	if err != nil {
+		r.w.log.Error("tally: skip message without metadata", "subject", m.Subject(), "err", err)
+		return true
+	}
+	id, shard, ok := schema.ParseVoteSubject(m.Subject())
+	if !ok || shard != r.idx {
+		r.w.log.Error("tally: skip message on unexpected subject", "subject", m.Subject())
+		return true
+	}
+	ev, err := schema.DecodeEvent(m.Data())
+	if err != nil {
+		r.w.log.Error("tally: skip undecodable event", "subject", m.Subject(), "seq", meta.Sequence.Stream, "err", err)
+		r.w.metrics.outcomes.WithLabelValues(Invalid.String()).Inc()
+		return true
+	}
+	ps, poll, ok := r.pollShard(ctx, id)
+	if !ok {
+		return false
+	}
+	out := ps.Apply(&poll, meta.Sequence.Stream, ev)
+	r.w.metrics.outcomes.WithLabelValues(out.String()).Inc()
+	if out == Counted || out == Marker {
+		r.touched[ps] = struct{}{}
+	}
+	return true
+}
+
+// pollShard returns the in-memory shard of a poll, loading it from the
+// store on first use. A store outage here blocks this shard until the
+// store answers (or ctx ends): folding without the stored ballots would
+// count a replay twice.
+func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, schema.Poll, bool) {
+	wctx, cancel := context.WithTimeout(ctx, r.w.opts.PollWait)
+	poll, err := r.w.opts.Polls.WaitFor(wctx, id, func(schema.Poll) bool { return true })
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.w.log.Error("tally: event names a poll this node does not know; holding the shard", "poll", id, "err", err)
+		}
+		return nil, poll, false
+	}
+	if ps := r.polls[id]; ps != nil {
+		return ps, poll, true
+	}
+	backoff := retryBackoff{}
+	for {
+		st, err := r.w.opts.Store.LoadShard(ctx, id, r.idx)
+		if err == nil {
+			ps := LoadPollShard(st, len(poll.Options))
+			ps.Poll, ps.Shard = id, r.idx
+			r.polls[id] = ps
+			return ps, poll, true
+		}
+		r.w.log.Error("tally: load shard from store", "poll", id, "shard", r.idx, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, poll, false
+		case <-time.After(backoff.next()):
+		}
+	}
+}
+
+func (r *shardRunner) publishSnapshots() {
+	for ps := range r.touched {
+		s := schema.Snapshot{Poll: ps.Poll, Shard: ps.Shard, Seq: ps.LastSeq, Counts: ps.Counts, Closed: ps.Closed}
+		if err := r.w.opts.NC.Publish(schema.SnapshotSubject(ps.Poll, ps.Shard), schema.EncodeSnapshot(s)); err != nil {
+			r.w.log.Warn("tally: publish snapshot", "poll", ps.Poll, "shard", ps.Shard, "err", err)
+		}
+	}
+	clear(r.touched)
+}
+
+// flush writes every changed poll shard. On failure the changes are marked
+// dirty again, so the next flush writes the ballots as they are then.
+func (r *shardRunner) flush(ctx context.Context) error {
+	var updates []ShardUpdate
+	for _, ps := range r.polls {
+		if ps.Dirty() || ps.headerDirty {
+			updates = append(updates, ShardUpdate{Header: ps.Header(), Ballots: ps.TakeChanges()})
+			ps.headerDirty = false
+		}
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := r.w.opts.Store.Flush(ctx, updates)
+	r.w.metrics.flushSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		for _, u := range updates {
+			r.polls[u.Header.Poll].redirty(u.Ballots)
+		}
+		return err
+	}
+	return nil
+}
+
+// retryBackoff doubles from 100ms to 5s.
+type retryBackoff struct{ d time.Duration }
+
+func (b *retryBackoff) next() time.Duration {
+	switch {
+	case b.d == 0:
+		b.d = 100 * time.Millisecond
+	case b.d < 5*time.Second:
+		b.d *= 2
+	}
+	return b.d
+}
