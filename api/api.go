@@ -7,6 +7,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -16,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/votecast/votecast/polls"
 	"github.com/votecast/votecast/schema"
@@ -28,6 +30,7 @@ const MaxBodyBytes = 16 << 10
 type Catalog interface {
 	Get(id string) (schema.Poll, bool)
 	List() []schema.Poll
+	WaitFor(ctx context.Context, id string, cond func(schema.Poll) bool) (schema.Poll, error)
 }
 
 // Producer changes polls.
@@ -159,6 +162,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("poll created", "poll", p.ID)
+	h.settle(r.Context(), p)
 	writeJSON(w, http.StatusCreated, p)
 }
 
@@ -172,6 +176,7 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "edit poll", err)
 		return
 	}
+	h.settle(r.Context(), p)
 	writeJSON(w, http.StatusOK, p)
 }
 
@@ -184,6 +189,7 @@ func (h *Handler) change(do func(context.Context, string) (schema.Poll, error)) 
 			return
 		}
 		h.log.Info("poll changed", "poll", p.ID, "state", p.State)
+		h.settle(r.Context(), p)
 		writeJSON(w, http.StatusOK, p)
 	}
 }
@@ -210,6 +216,22 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, public(p))
+}
+
+// settle waits until this node's catalog shows the poll as written, so a
+// producer who opens a poll and votes at once through the same node is not
+// told it is not open yet.
+func (h *Handler) settle(ctx context.Context, p schema.Poll) {
+	want, _ := json.Marshal(p)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := h.opts.Catalog.WaitFor(ctx, p.ID, func(c schema.Poll) bool {
+		got, _ := json.Marshal(c)
+		return bytes.Equal(got, want)
+	})
+	if err != nil {
+		h.log.Warn("poll change not yet visible on this node", "poll", p.ID, "err", err)
+	}
 }
 
 // public leaves out what only ingest needs.

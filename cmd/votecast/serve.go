@@ -287,4 +287,3 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	}
 	return b, nil
 }
-

@@ -1,0 +1,68 @@
+package scylla
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gocql/gocql"
+
+	"github.com/votecast/votecast/tally"
+)
+
+// loadPageSize is how many ballots one page of a shard scan carries.
+const loadPageSize = 5000
+
+// LoadShard reads a poll shard's header, then all its ballots. In that
+// order because a flush writes them the other way round: what is read can
+// only have ballots ahead of the header, which the tally handles.
+func (s *Store) LoadShard(ctx context.Context, poll string, shard int) (tally.ShardState, error) {
+	st := tally.ShardState{Header: tally.ShardHeader{Poll: poll, Shard: shard}}
+	var (
+		seq    int64
+		closed bool
+		counts []int64
+	)
+	err := s.session.ContextQuery(ctx, selectHeader, nil).Bind(poll, shard).
+		Idempotent(true).Scan(&seq, &closed, &counts)
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+	case err != nil:
+		return st, wrapErr(err, "load shard %s/%d header", poll, shard)
+	default:
+		st.Header.LastSeq, st.Header.Closed, st.Header.Counts = uint64(seq), closed, counts
+	}
+
+	iter := s.session.ContextQuery(ctx, selectBallots, nil).Bind(poll, shard).
+		Idempotent(true).PageSize(loadPageSize).Iter()
+	var (
+		user    string
+		choices []choice
+	)
+	for iter.Scan(&user, &seq, &choices) {
+		st.Ballots = append(st.Ballots, tally.BallotRecord{User: user, LastSeq: uint64(seq), Choices: fromRow(choices)})
+	}
+	if err := iter.Close(); err != nil {
+		return st, wrapErr(err, "load shard %s/%d ballots", poll, shard)
+	}
+	return st, nil
+}
+
+// Headers returns the header of every flushed shard of a poll: one
+// partition read.
+func (s *Store) Headers(ctx context.Context, poll string) ([]tally.ShardHeader, error) {
+	iter := s.session.ContextQuery(ctx, selectHeaders, nil).Bind(poll).Idempotent(true).Iter()
+	var out []tally.ShardHeader
+	for {
+		h := tally.ShardHeader{Poll: poll}
+		var seq int64
+		if !iter.Scan(&h.Shard, &seq, &h.Closed, &h.Counts) {
+			break
+		}
+		h.LastSeq = uint64(seq)
+		out = append(out, h)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, wrapErr(err, "read headers of poll %s", poll)
+	}
+	return out, nil
+}

@@ -1,0 +1,61 @@
+package scylla
+
+import (
+	"github.com/scylladb/gocqlx/v2/table"
+
+	"github.com/votecast/votecast/tally"
+)
+
+// The tables of schema/cql/0001_init.cql. The statements are built once:
+// the driver prepares each on first use and routes it by partition key.
+var (
+	ballots = table.New(table.Metadata{
+		Name:    "ballots",
+		Columns: []string{"poll", "shard", "user_id", "last_seq", "choices"},
+		PartKey: []string{"poll", "shard"},
+		SortKey: []string{"user_id"},
+	})
+	headers = table.New(table.Metadata{
+		Name:    "shard_headers",
+		Columns: []string{"poll", "shard", "last_seq", "closed", "counts"},
+		PartKey: []string{"poll"},
+		SortKey: []string{"shard"},
+	})
+
+	// The write timestamp of a ballot is its stream sequence: see flush.go.
+	insertBallot, _  = ballots.InsertBuilder().TimestampNamed("seq").ToCql()
+	insertHeader, _  = headers.Insert()
+	selectBallots, _ = ballots.Select("user_id", "last_seq", "choices")
+	selectHeader, _  = headers.Get("last_seq", "closed", "counts")
+	selectHeaders, _ = headers.Select("shard", "last_seq", "closed", "counts")
+)
+
+// choice is a tally.Choice as the CQL tuple<smallint, int> holds it: wide
+// enough for every uint8 option and uint16 count, so cqlsh shows them as
+// they are. The fields have the driver's own Go types for smallint and int
+// because it fills a tuple struct by assignment, not conversion.
+type choice struct {
+	Option int16
+	Count  int
+}
+
+func toRow(cs []tally.Choice) []choice {
+	// Never nil: a nil list would be written as a null, that is a
+	// tombstone, for every ballot without choices.
+	out := make([]choice, len(cs))
+	for i, c := range cs {
+		out[i] = choice{int16(c.Option), int(c.Count)}
+	}
+	return out
+}
+
+func fromRow(cs []choice) []tally.Choice {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]tally.Choice, len(cs))
+	for i, c := range cs {
+		out[i] = tally.Choice{Option: uint8(c.Option), Count: uint16(c.Count)}
+	}
+	return out
+}
