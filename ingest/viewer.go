@@ -32,8 +32,12 @@ type viewer struct {
 	results atomic.Pointer[[]byte] // newest results frame not yet written
 	wake    chan struct{}          // results waiting; capacity 1
 	acks    chan []byte
-	away    chan struct{} // closed by goAway
-	awayOne sync.Once
+	// kicked is closed when the server ends the connection; the writer
+	// then writes the acks already queued and closes with kickCode.
+	kicked     chan struct{}
+	kickOnce   sync.Once
+	kickCode   websocket.StatusCode
+	kickReason string
 
 	votes *voteState // reader goroutine only, but for keys (see voteState)
 }
@@ -50,7 +54,7 @@ type voteState struct {
 
 func newViewer(s *Server, c *websocket.Conn, user, poll string) *viewer {
 	return &viewer{s: s, c: c, user: user, poll: poll,
-		wake: make(chan struct{}, 1), acks: make(chan []byte, ackQueue), away: make(chan struct{})}
+		wake: make(chan struct{}, 1), acks: make(chan []byte, ackQueue), kicked: make(chan struct{})}
 }
 
 // Offer is the broadcast feed's hand-off: keep the newest, wake the writer.
@@ -62,7 +66,15 @@ func (v *viewer) Offer(frame []byte) {
 	}
 }
 
-func (v *viewer) goAway() { v.awayOne.Do(func() { close(v.away) }) }
+// kick ends the connection from the server's side, once.
+func (v *viewer) kick(code websocket.StatusCode, reason string) {
+	v.kickOnce.Do(func() {
+		v.kickCode, v.kickReason = code, reason
+		close(v.kicked)
+	})
+}
+
+func (v *viewer) goAway() { v.kick(websocket.StatusGoingAway, "server shutting down") }
 
 func (v *viewer) serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -78,7 +90,11 @@ func (v *viewer) serve(ctx context.Context) {
 		v.writeLoop(ctx)
 	}()
 	v.readLoop(ctx)
-	cancel()
+	select {
+	case <-v.kicked: // the writer is closing with a status: let it finish
+	default:
+		cancel() // the viewer left
+	}
 	<-writerDone
 	v.c.CloseNow()
 }
@@ -98,6 +114,8 @@ func (v *viewer) readLoop(ctx context.Context) {
 		}
 		switch v.admitFrame() {
 		case flood:
+			v.s.log.Warn("ingest: closing a flooding connection", "poll", v.poll)
+			v.kick(websocket.StatusPolicyViolation, "too many frames")
 			return
 		case overRate:
 			v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "too many votes, slow down", RetryAfterMS: 1000})
@@ -133,8 +151,6 @@ func (v *viewer) admitFrame() admission {
 	}
 	vs.overRate++
 	if vs.overRate > floodFrames {
-		v.s.log.Warn("ingest: closing a flooding connection", "poll", v.poll)
-		v.c.Close(websocket.StatusPolicyViolation, "too many frames")
 		return flood
 	}
 	return overRate
@@ -146,7 +162,7 @@ func (v *viewer) send(frame []byte) {
 	select {
 	case v.acks <- frame:
 	default:
-		v.c.Close(websocket.StatusPolicyViolation, "too slow")
+		v.kick(websocket.StatusPolicyViolation, "too slow")
 	}
 }
 
@@ -163,19 +179,24 @@ func (v *viewer) writeLoop(ctx context.Context) {
 			if f := v.results.Swap(nil); f != nil && !v.write(ctx, *f) {
 				return
 			}
-		case <-v.away:
-			for {
-				select {
-				case f := <-v.acks:
-					if !v.write(ctx, f) {
-						return
-					}
-					continue
-				default:
-				}
-				break
+		case <-v.kicked:
+			v.drainAcks(ctx)
+			v.c.Close(v.kickCode, v.kickReason)
+			return
+		}
+	}
+}
+
+// drainAcks writes the acks already queued: a viewer told to go away
+// still learns what became of its votes.
+func (v *viewer) drainAcks(ctx context.Context) {
+	for {
+		select {
+		case f := <-v.acks:
+			if !v.write(ctx, f) {
+				return
 			}
-			v.c.Close(websocket.StatusGoingAway, "server shutting down")
+		default:
 			return
 		}
 	}

@@ -174,6 +174,7 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 		if err == nil {
 			ps := LoadPollShard(st, len(poll.Options))
 			ps.Poll, ps.Shard = id, r.idx
+			ps.publishedSeq = r.lastSnapshotSeq(ctx, id)
 			r.polls[id] = ps
 			return ps, poll, true
 		}
@@ -186,8 +187,31 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 	}
 }
 
+// lastSnapshotSeq reads the sequence of the shard's newest snapshot; 0 when
+// there is none or it cannot be read (then a replay may briefly publish an
+// older snapshot, which running broadcast nodes ignore anyway).
+func (r *shardRunner) lastSnapshotSeq(ctx context.Context, poll string) uint64 {
+	stream, err := r.w.opts.JS.Stream(ctx, schema.TallyStream)
+	if err != nil {
+		return 0
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, schema.SnapshotSubject(poll, r.idx))
+	if err != nil {
+		return 0
+	}
+	s, err := schema.DecodeSnapshot(m.Data)
+	if err != nil {
+		return 0
+	}
+	return s.Seq
+}
+
 func (r *shardRunner) publishSnapshots() {
 	for ps := range r.touched {
+		if ps.LastSeq <= ps.publishedSeq {
+			continue // still replaying what an earlier owner published
+		}
+		ps.publishedSeq = ps.LastSeq
 		s := schema.Snapshot{Poll: ps.Poll, Shard: ps.Shard, Seq: ps.LastSeq, Counts: ps.Counts, Closed: ps.Closed}
 		if err := r.w.opts.NC.Publish(schema.SnapshotSubject(ps.Poll, ps.Shard), schema.EncodeSnapshot(s)); err != nil {
 			r.w.log.Warn("tally: publish snapshot", "poll", ps.Poll, "shard", ps.Shard, "err", err)

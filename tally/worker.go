@@ -84,18 +84,9 @@ func ConsumerName(shard int) string { return "tally-" + strconv.Itoa(shard) }
 func (w *Worker) Run(ctx context.Context) error {
 	runners := make([]*shardRunner, 0, len(w.opts.Shards))
 	for _, idx := range w.opts.Shards {
-		cons, err := w.opts.JS.CreateOrUpdateConsumer(ctx, schema.VotesStream, jetstream.ConsumerConfig{
-			Durable:       ConsumerName(idx),
-			FilterSubject: schema.ShardFilter(idx),
-			AckPolicy:     jetstream.AckAllPolicy,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
-			// Held acks during a store outage must not turn into a
-			// redelivery storm: redelivered events are skipped anyway.
-			AckWait:       2 * time.Minute,
-			MaxAckPending: 200_000,
-		})
+		cons, err := w.claim(ctx, idx)
 		if err != nil {
-			return fmt.Errorf("tally: set up consumer for shard %d: %w", idx, err)
+			return err
 		}
 		runners = append(runners, &shardRunner{w: w, idx: idx, cons: cons, polls: map[string]*PollShard{}})
 	}
@@ -105,6 +96,54 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+func consumerConfig(idx int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerName(idx),
+		FilterSubject: schema.ShardFilter(idx),
+		AckPolicy:     jetstream.AckAllPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// Held acks during a store outage must not turn into a
+		// redelivery storm: redelivered events are skipped anyway.
+		AckWait:       2 * time.Minute,
+		MaxAckPending: 200_000,
+	}
+}
+
+// claim takes ownership of a shard's durable consumer. If a previous owner
+// died with events delivered but unacked, JetStream would send new events
+// now and the old ones only after AckWait, out of order, and a user's
+// second vote could be folded before the first. So the new owner recreates
+// the consumer at the ack floor: everything after it comes again, in log
+// order, and what the old owner already flushed is skipped as a replay.
+func (w *Worker) claim(ctx context.Context, idx int) (jetstream.Consumer, error) {
+	cfg := consumerConfig(idx)
+	cons, err := w.opts.JS.Consumer(ctx, schema.VotesStream, cfg.Durable)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("tally: claim shard %d: %w", idx, err)
+	default:
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("tally: claim shard %d: %w", idx, err)
+		}
+		if info.NumAckPending == 0 {
+			return cons, nil
+		}
+		w.log.Info("tally: previous owner left events unacked; replaying from the ack floor in order",
+			"shard", idx, "ack_floor", info.AckFloor.Stream, "unacked", info.NumAckPending)
+		if err := w.opts.JS.DeleteConsumer(ctx, schema.VotesStream, cfg.Durable); err != nil {
+			return nil, fmt.Errorf("tally: claim shard %d: reset consumer: %w", idx, err)
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.AckFloor.Stream+1
+	}
+	cons, err = w.opts.JS.CreateOrUpdateConsumer(ctx, schema.VotesStream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("tally: set up consumer for shard %d: %w", idx, err)
+	}
+	return cons, nil
 }
 
 // Lag is how many events of the given shards the tally has not yet made

@@ -172,6 +172,7 @@ type viewer struct {
 	t      *testing.T
 	c      *websocket.Conn
 	frames chan map[string]any
+	err    error // why the socket ended; set before frames is closed
 }
 
 func (s *server) dial(poll, user string) *viewer {
@@ -197,6 +198,7 @@ func (v *viewer) read() {
 	for {
 		_, b, err := v.c.Read(context.Background())
 		if err != nil {
+			v.err = err
 			return
 		}
 		var f map[string]any

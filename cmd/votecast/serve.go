@@ -188,12 +188,12 @@ func serve(ctx context.Context, c serveConfig) error {
 	defer stopRoles()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := worker.Run(roles); err != nil {
+		if err := worker.Run(roles); err != nil && roles.Err() == nil {
 			log.Error("tally stopped", "err", err)
 		}
 	})
 	wg.Go(func() {
-		if err := hub.Run(roles); err != nil {
+		if err := hub.Run(roles); err != nil && roles.Err() == nil {
 			log.Error("broadcast stopped", "err", err)
 		}
 	})

@@ -1,0 +1,149 @@
+package broadcast
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/votecast/votecast/natsnode"
+	"github.com/votecast/votecast/schema"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type polls map[string]schema.Poll
+
+func (p polls) Get(id string) (schema.Poll, bool) { v, ok := p[id]; return v, ok }
+
+// sink records the frames offered to it.
+type sink struct {
+	mu     sync.Mutex
+	frames []string
+}
+
+func (s *sink) Offer(b []byte) { s.mu.Lock(); s.frames = append(s.frames, string(b)); s.mu.Unlock() }
+
+func (s *sink) waitFor(t *testing.T, substr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		n := len(s.frames)
+		last := ""
+		if n > 0 {
+			last = s.frames[n-1]
+		}
+		s.mu.Unlock()
+		if strings.Contains(last, substr) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
+	}
+	t.Fatalf("no frame with %s; got %v", substr, s.frames)
+}
+
+func startHub(t *testing.T, js jetstream.JetStream, ps polls) (*Hub, func()) {
+	h, err := New(Options{JS: js, Polls: ps, Interval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := h.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	return h, func() { cancel(); <-done }
+}
+
+func TestHubSumsNewestSnapshotPerShard(t *testing.T) {
+	node, err := natsnode.Start(natsnode.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Shutdown(context.Background())
+	nc, _ := node.Connect("test")
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := natsnode.Ensure(context.Background(), js, natsnode.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	live := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsLive}
+	hidden := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsHidden}
+	ps := polls{live.ID: live, hidden.ID: hidden}
+	pub := func(s schema.Snapshot) {
+		t.Helper()
+		if _, err := js.Publish(context.Background(), schema.SnapshotSubject(s.Poll, s.Shard), schema.EncodeSnapshot(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hub, stop := startHub(t, js, ps)
+	var viewer, secret sink
+	_, unsub := hub.Subscribe(live.ID, &viewer)
+	defer unsub()
+	_, unsub2 := hub.Subscribe(hidden.ID, &secret)
+	defer unsub2()
+
+	pub(schema.Snapshot{Poll: live.ID, Shard: 0, Seq: 10, Counts: []int64{3, 1}})
+	pub(schema.Snapshot{Poll: live.ID, Shard: 1, Seq: 12, Counts: []int64{0, 2}})
+	viewer.waitFor(t, `"counts":[3,3],"total":6`)
+	// An older snapshot of shard 0 (a replay after a crash) must not
+	// take the totals back.
+	pub(schema.Snapshot{Poll: live.ID, Shard: 0, Seq: 9, Counts: []int64{1, 0}})
+	pub(schema.Snapshot{Poll: live.ID, Shard: 1, Seq: 13, Counts: []int64{0, 3}})
+	viewer.waitFor(t, `"counts":[3,4],"total":7`)
+	// The tally never leaves an older snapshot last in the stream (it
+	// publishes nothing while replaying): play its next real snapshot.
+	pub(schema.Snapshot{Poll: live.ID, Shard: 0, Seq: 14, Counts: []int64{3, 1}})
+
+	pub(schema.Snapshot{Poll: hidden.ID, Shard: 0, Seq: 20, Counts: []int64{5, 0}})
+	secret.waitFor(t, `"hidden":true`)
+	if tot, _ := hub.Totals(hidden.ID); tot.Total != 5 {
+		t.Fatalf("producer totals of the hidden poll = %+v", tot)
+	}
+	hidden.State = schema.Closed
+	ps[hidden.ID] = hidden
+	hub.PollChanged(hidden)
+	secret.waitFor(t, `"state":"closed","counts":[5,0],"total":5`)
+	stop()
+
+	// A restarted node has the current totals at once, from the stream.
+	hub2, stop2 := startHub(t, js, ps)
+	defer stop2()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if tot, _ := hub2.Totals(live.ID); tot.Total == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("restarted hub does not have the totals")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+type nopSink struct{ n int }
+
+func (s *nopSink) Offer([]byte) { s.n++ }
+
+// BenchmarkFanOut offers one poll's new totals to 10,000 viewers.
+func BenchmarkFanOut(b *testing.B) {
+	p := schema.Poll{ID: "benchbench", Options: []string{"a", "b", "c", "d"}, State: schema.Open, Results: schema.ResultsLive}
+	h, _ := New(Options{JS: struct{ jetstream.JetStream }{}, Polls: polls{p.ID: p}})
+	for range 10_000 {
+		h.Subscribe(p.ID, &nopSink{})
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.apply(schema.Snapshot{Poll: p.ID, Shard: 0, Seq: uint64(i + 1), Counts: []int64{int64(i), 1, 2, 3}})
+		h.fanOut()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/delivery")
+}

@@ -1,0 +1,156 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/votecast/votecast/identity"
+	"github.com/votecast/votecast/natsnode"
+	"github.com/votecast/votecast/polls"
+	"github.com/votecast/votecast/schema"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// benchSync is the JetStream fsync policy of these tests; the benchmark
+// reports the same path under both (VOTECAST_BENCH_SYNC=2m).
+var benchSync = cmp.Or(os.Getenv("VOTECAST_BENCH_SYNC"), "always")
+
+type noFeed struct{}
+
+func (noFeed) Subscribe(string, interface{ Offer([]byte) }) ([]byte, func()) { return nil, func() {} }
+
+// newTestServer runs ingest against an embedded JetStream with one open
+// poll, without sockets: viewers are driven through vote directly.
+func newTestServer(tb testing.TB, spec schema.PollSpec) (*Server, schema.Poll, jetstream.JetStream) {
+	tb.Helper()
+	node, err := natsnode.Start(natsnode.Options{Dir: tb.TempDir(), Sync: benchSync})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { node.Shutdown(context.Background()) })
+	nc, err := node.Connect("bench")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(10_000))
+	ctx := context.Background()
+	kv, err := natsnode.Ensure(ctx, js, natsnode.StreamOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cat := polls.NewCatalog(kv, slog.Default())
+	if err := cat.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cat.Close)
+	prod, _ := polls.NewProducer(kv, js, polls.ProducerOptions{})
+	p, err := prod.Create(ctx, spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, _ = prod.Open(ctx, p.ID)
+	if _, err := cat.WaitFor(ctx, p.ID, func(q schema.Poll) bool { return q.State == schema.Open }); err != nil {
+		tb.Fatal(err)
+	}
+	ids, _ := identity.New(identity.Options{AnonKey: []byte("0123456789abcdef0123456789abcdef")})
+	s, err := New(Options{JS: js, Polls: cat, Feed: noFeed{}, Identity: ids})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, p, js
+}
+
+func testViewer(s *Server, user, poll string) *viewer {
+	v := newViewer(s, nil, user, poll)
+	v.votes = &voteState{keys: map[string]string{}}
+	return v
+}
+
+func TestVoteAnswersAfterPubAck(t *testing.T) {
+	s, p, js := newTestServer(t, schema.PollSpec{Question: "q", Options: []string{"a", "b"}})
+	v := testViewer(s, "u1", p.ID)
+	tests := []struct {
+		frame      schema.VoteFrame
+		wantStatus string
+		wantReason string
+	}{
+		{schema.VoteFrame{ID: "k1", Option: 1, Count: 1}, schema.StatusAccepted, ""},
+		{schema.VoteFrame{ID: "k1", Option: 1, Count: 1}, schema.StatusDuplicate, "already counted"},
+		{schema.VoteFrame{ID: "k2", Option: 0, Count: 1}, schema.StatusDuplicate, "no votes left"},
+		{schema.VoteFrame{ID: "k3", Option: 5, Count: 1}, schema.StatusRejected, "no such option"},
+	}
+	for _, tc := range tests {
+		v.vote(tc.frame)
+		got := string(<-v.acks)
+		want := string(schema.AppendAck(nil, schema.Ack{ID: tc.frame.ID, Status: tc.wantStatus, Reason: tc.wantReason}))
+		if got != want {
+			t.Fatalf("vote %+v: %s, want %s", tc.frame, got, want)
+		}
+	}
+	// A second connection of the same user: JetStream's dedup key stops it.
+	w := testViewer(s, "u1", p.ID)
+	w.vote(schema.VoteFrame{ID: "k9", Option: 0, Count: 1})
+	if got := string(<-w.acks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
+		t.Fatalf("second socket: %s", got)
+	}
+	st, _ := js.Stream(context.Background(), schema.VotesStream)
+	if n := st.CachedInfo().State.Msgs; n != 1 {
+		t.Fatalf("stream holds %d votes, want 1", n)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInFlightCapAnswersRetry(t *testing.T) {
+	s, p, _ := newTestServer(t, schema.PollSpec{Question: "q", Options: []string{"a", "b"}})
+	for range cap(s.inFlight) {
+		s.inFlight <- struct{}{} // the node is saturated
+	}
+	v := testViewer(s, "u1", p.ID)
+	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1})
+	if got := string(<-v.acks); !strings.Contains(got, `"status":"retry","reason":"busy","retry_after_ms":`) {
+		t.Fatalf("saturated node answered %s", got)
+	}
+	for range cap(s.inFlight) {
+		<-s.inFlight
+	}
+	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1}) // the retry goes through
+	if got := string(<-v.acks); !strings.Contains(got, `"accepted"`) {
+		t.Fatalf("retry answered %s", got)
+	}
+}
+
+// BenchmarkPublishPipeline drives votes through validation, the dedup key,
+// the async publish, the PubAck and the ack encoding, 256 in flight.
+func BenchmarkPublishPipeline(b *testing.B) {
+	s, p, _ := newTestServer(b, schema.PollSpec{Question: "q", Options: []string{"a", "b", "c"}, VotesPerUser: 1, AllowChange: true})
+	const window = 256
+	viewers := make([]*viewer, window)
+	for i := range viewers {
+		viewers[i] = testViewer(s, fmt.Sprintf("user-%d", i), p.ID)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += window {
+		n := min(window, b.N-i)
+		for j := range n {
+			viewers[j].vote(schema.VoteFrame{ID: fmt.Sprintf("k%d", i+j), Option: (i + j) % 3, Count: 1})
+		}
+		for j := range n {
+			<-viewers[j].acks
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "votes/s")
+}

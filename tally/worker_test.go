@@ -1,0 +1,207 @@
+package tally_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/votecast/votecast/natsnode"
+	"github.com/votecast/votecast/schema"
+	"github.com/votecast/votecast/store/embedded"
+	"github.com/votecast/votecast/tally"
+)
+
+// staticPolls is a PollSource over fixed definitions.
+type staticPolls map[string]schema.Poll
+
+func (s staticPolls) WaitFor(ctx context.Context, id string, _ func(schema.Poll) bool) (schema.Poll, error) {
+	if p, ok := s[id]; ok {
+		return p, nil
+	}
+	<-ctx.Done()
+	return schema.Poll{}, ctx.Err()
+}
+
+// crashingStore writes part of a flush and then fails every call: a
+// worker that dies halfway through a flush.
+type crashingStore struct {
+	tally.Store
+	mu      sync.Mutex
+	flushes int
+	after   int // flushes that succeed before the crash
+	crashed chan struct{}
+}
+
+func (c *crashingStore) Flush(ctx context.Context, us []tally.ShardUpdate) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushes++
+	switch {
+	case c.flushes <= c.after:
+		return c.Store.Flush(ctx, us)
+	case c.flushes == c.after+1:
+		half := us[0]
+		half.Ballots = half.Ballots[:len(half.Ballots)/2]
+		half.Header = tally.ShardHeader{Poll: half.Header.Poll, Shard: half.Header.Shard}
+		if err := c.Store.Flush(ctx, []tally.ShardUpdate{half}); err != nil {
+			return err
+		}
+		close(c.crashed)
+	}
+	return fmt.Errorf("crashed: %w", tally.ErrStoreUnavailable)
+}
+
+type rig struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *embedded.Store
+	poll  schema.Poll
+}
+
+func newRig(t *testing.T) *rig {
+	node, err := natsnode.Start(natsnode.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Shutdown(context.Background()) })
+	nc, err := node.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	if _, err := natsnode.Ensure(context.Background(), js, natsnode.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	poll := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b", "c"}, VotesPerUser: 2, State: schema.Open, Shards: 2}
+	return &rig{nc: nc, js: js, store: st, poll: poll}
+}
+
+// publish appends n vote events; users vote several times so that order
+// decides which votes count under a budget of 2.
+func (r *rig) publish(t *testing.T, from, n int) {
+	for i := from; i < from+n; i++ {
+		user := fmt.Sprintf("u%d", i%37)
+		f := schema.VoteFrame{ID: fmt.Sprintf("k%d", i), Option: i % 3, Count: 1}
+		subj := schema.VoteSubject(r.poll.ID, schema.ShardOf(user, r.poll.Shards))
+		if _, err := r.js.Publish(context.Background(), subj, schema.AppendVoteEvent(nil, user, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (r *rig) run(t *testing.T, st tally.Store) (stop func()) {
+	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: st, Polls: staticPolls{r.poll.ID: r.poll}, Shards: []int{0, 1}, MaxBatch: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := w.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (r *rig) waitStored(t *testing.T, want []int64) {
+	deadline := time.Now().Add(20 * time.Second)
+	var got schema.StoredTotals
+	for time.Now().Before(deadline) {
+		got, _ = tally.StoredTotals(context.Background(), r.store, r.poll.ID)
+		lag, _ := tally.Lag(context.Background(), r.js, r.poll.Shards)
+		if slices.Equal(got.Counts, want) && lag == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+	t.Fatalf("stored = %v, want %v", got.Counts, want)
+}
+
+// TestCrashMidFlushLosesAndDoublesNothing kills a worker halfway through a
+// flush, publishes more votes, and starts a new worker on the same store:
+// the stored totals must equal a recount of the log.
+func TestCrashMidFlushLosesAndDoublesNothing(t *testing.T) {
+	r := newRig(t)
+	r.publish(t, 0, 400)
+	crash := &crashingStore{Store: r.store, after: 2, crashed: make(chan struct{})}
+	stop := r.run(t, crash)
+	select {
+	case <-crash.crashed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker never reached the crashing flush")
+	}
+	stop()
+	r.publish(t, 400, 300)
+	stop = r.run(t, r.store)
+	defer stop()
+	r.publish(t, 700, 100)
+	want, err := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Events != 800 {
+		t.Fatalf("log has %d events, want 800", want.Events)
+	}
+	r.waitStored(t, want.Counts)
+}
+
+// TestStoreOutageHoldsAcks: while the store refuses flushes, nothing is
+// acked; when it is back, the flushes catch up to the exact counts.
+func TestStoreOutageHoldsAcks(t *testing.T) {
+	r := newRig(t)
+	down := &switchableStore{Store: r.store}
+	down.set(true)
+	stop := r.run(t, down)
+	defer stop()
+	r.publish(t, 0, 200)
+	deadline := time.Now().Add(10 * time.Second)
+	for down.attempts() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	}
+	if lag, _ := tally.Lag(context.Background(), r.js, r.poll.Shards); lag == 0 {
+		t.Fatal("events were acked while the store was down")
+	}
+	down.set(false)
+	want, _ := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
+	r.waitStored(t, want.Counts)
+}
+
+type switchableStore struct {
+	tally.Store
+	mu    sync.Mutex
+	off   bool
+	tries int
+}
+
+func (s *switchableStore) set(off bool) { s.mu.Lock(); s.off = off; s.mu.Unlock() }
+func (s *switchableStore) attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tries
+}
+
+func (s *switchableStore) Flush(ctx context.Context, us []tally.ShardUpdate) error {
+	s.mu.Lock()
+	off := s.off
+	s.tries++
+	s.mu.Unlock()
+	if off {
+		return errors.Join(tally.ErrStoreUnavailable, errors.New("switched off"))
+	}
+	return s.Store.Flush(ctx, us)
+}
