@@ -3,6 +3,7 @@ package tally
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,7 +12,9 @@ import (
 )
 
 // shardRunner is the one goroutine that owns a shard index: every poll's
-// shard with that index, its ballots and its acks.
+// shard with that index, its ballots and its acks. Flushes run beside it,
+// one at a time, on copies of the changed ballots, so folding and live
+// totals go on while the store is slow or down.
 type shardRunner struct {
 	w       *Worker
 	idx     int
@@ -22,6 +25,13 @@ type shardRunner struct {
 	// ack covers every event before it.
 	unacked jetstream.Msg
 	failing bool // the store is refusing flushes; logged once per outage
+}
+
+// flushResult is a finished background flush: the event its ack covers.
+type flushResult struct {
+	err     error
+	ack     jetstream.Msg
+	updates []ShardUpdate
 }
 
 func (r *shardRunner) run(ctx context.Context) {
@@ -44,16 +54,36 @@ func (r *shardRunner) run(ctx context.Context) {
 	}
 	defer cc.Stop()
 	r.touched = map[*PollShard]struct{}{}
-	backoff := retryBackoff{}
-	var retry <-chan time.Time
+	var (
+		done     = make(chan flushResult, 1)
+		flushing bool
+		backoff  retryBackoff
+		retry    <-chan time.Time
+	)
+	startFlush := func() {
+		if flushing || retry != nil {
+			return
+		}
+		updates := r.changes()
+		if len(updates) == 0 && r.unacked == nil {
+			return
+		}
+		flushing = true
+		ack := r.unacked
+		r.unacked = nil
+		go func() { done <- flushResult{err: r.write(ctx, updates), ack: ack, updates: updates} }()
+	}
 	for {
-		batch := make([]jetstream.Msg, 0, 64)
 		select {
 		case <-ctx.Done():
+			if flushing {
+				res := <-done
+				r.settle(res, log)
+			}
 			r.finish(log)
 			return
 		case m := <-msgs:
-			batch = append(batch, m)
+			batch := append(make([]jetstream.Msg, 0, 64), m)
 		drain:
 			for len(batch) < max {
 				select {
@@ -63,52 +93,65 @@ func (r *shardRunner) run(ctx context.Context) {
 					break drain
 				}
 			}
-		case <-retry:
-		}
-		if !r.foldBatch(ctx, batch) {
-			continue // stopped mid-batch: the rest is redelivered later
-		}
-		r.publishSnapshots()
-		if err := r.flush(ctx); err != nil {
-			if !r.failing {
-				log.Error("tally: flush failed; counting goes on, acks are held until the store is back", "err", err)
-				r.failing = true
+			if r.foldBatch(ctx, batch) {
+				r.publishSnapshots()
 			}
-			r.w.metrics.flushErrors.Inc()
-			retry = time.After(backoff.next())
-			continue
+		case res := <-done:
+			flushing = false
+			if !r.settle(res, log) {
+				retry = time.After(backoff.next())
+				continue
+			}
+			backoff = retryBackoff{}
+		case <-retry:
+			retry = nil
 		}
-		if r.failing {
-			log.Info("tally: store is back, flushes caught up")
-			r.failing = false
-		}
-		backoff = retryBackoff{}
-		retry = nil
-		r.ack()
+		startFlush()
 	}
+}
+
+// settle handles a finished flush: ack what it covered, or put its changes
+// back to be written again. It reports success.
+func (r *shardRunner) settle(res flushResult, log *slog.Logger) bool {
+	if res.err != nil {
+		for _, u := range res.updates {
+			r.polls[u.Header.Poll].redirty(u.Ballots)
+		}
+		if r.unacked == nil {
+			r.unacked = res.ack // still to be acked by a later flush
+		}
+		if !r.failing {
+			log.Error("tally: flush failed; counting goes on, acks are held until the store is back", "err", res.err)
+			r.failing = true
+		}
+		r.w.metrics.flushErrors.Inc()
+		return false
+	}
+	if r.failing {
+		log.Info("tally: store is back, flushes caught up")
+		r.failing = false
+	}
+	if res.ack != nil {
+		if err := res.ack.Ack(); err != nil {
+			// Harmless: the events are durable and come back as replays.
+			log.Warn("tally: ack", "err", err)
+		}
+	}
+	return true
 }
 
 // finish flushes and acks what was folded, with a fresh deadline because
 // the run's context is already done.
-func (r *shardRunner) finish(log interface{ Error(string, ...any) }) {
+func (r *shardRunner) finish(log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.flush(ctx); err != nil {
-		log.Error("tally: final flush failed; unacked events will be redelivered", "err", err)
+	updates := r.changes()
+	res := flushResult{err: r.write(ctx, updates), ack: r.unacked, updates: updates}
+	if res.err != nil {
+		log.Error("tally: final flush failed; unacked events will be redelivered", "err", res.err)
 		return
 	}
-	r.ack()
-}
-
-func (r *shardRunner) ack() {
-	if r.unacked == nil {
-		return
-	}
-	if err := r.unacked.Ack(); err != nil {
-		// Harmless: the events are durable and come back as replays.
-		r.w.log.Warn("tally: ack", "shard", r.idx, "err", err)
-	}
-	r.unacked = nil
+	r.settle(res, log)
 }
 
 // foldBatch folds every message; false when ctx ended before the end.
@@ -220,9 +263,8 @@ func (r *shardRunner) publishSnapshots() {
 	clear(r.touched)
 }
 
-// flush writes every changed poll shard. On failure the changes are marked
-// dirty again, so the next flush writes the ballots as they are then.
-func (r *shardRunner) flush(ctx context.Context) error {
+// changes takes every changed poll shard's records for a flush.
+func (r *shardRunner) changes() []ShardUpdate {
 	var updates []ShardUpdate
 	for _, ps := range r.polls {
 		if ps.Dirty() || ps.headerDirty {
@@ -230,19 +272,19 @@ func (r *shardRunner) flush(ctx context.Context) error {
 			ps.headerDirty = false
 		}
 	}
+	return updates
+}
+
+// write flushes updates to the store; it runs off the shard goroutine and
+// touches only its arguments.
+func (r *shardRunner) write(ctx context.Context, updates []ShardUpdate) error {
 	if len(updates) == 0 {
 		return nil
 	}
 	start := time.Now()
 	err := r.w.opts.Store.Flush(ctx, updates)
 	r.w.metrics.flushSeconds.Observe(time.Since(start).Seconds())
-	if err != nil {
-		for _, u := range updates {
-			r.polls[u.Header.Poll].redirty(u.Ballots)
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
 // retryBackoff doubles from 100ms to 5s.

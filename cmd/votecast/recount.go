@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -17,12 +16,12 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/votecast/votecast/schema"
-	"github.com/votecast/votecast/store/embedded"
 	"github.com/votecast/votecast/tally"
 )
 
 type recountConfig struct {
 	nats  natsConfig
+	store storeConfig
 	poll  string
 	until string
 	wait  time.Duration
@@ -36,6 +35,7 @@ func recountCommand() *ffcli.Command {
 	fs.StringVar(&c.nats.dir, "data", "./data", "data directory of the embedded server (env VOTECAST_DATA)")
 	fs.StringVar(&c.nats.url, "nats", "", "NATS URL; empty: the running embedded server of --data, or its files")
 	fs.DurationVar(&c.wait, "wait", 15*time.Second, "how long to let the tally catch up before comparing")
+	c.store.flags(fs, false)
 	return &ffcli.Command{
 		Name: "recount", ShortUsage: "votecast recount --poll ID [--until TIME]",
 		ShortHelp: "replay a poll's votes from the log and compare with the stored totals",
@@ -110,7 +110,9 @@ func readPoll(ctx context.Context, js jetstream.JetStream, id string) (schema.Po
 func storedTotals(ctx context.Context, c recountConfig, link *natsLink, poll schema.Poll) (schema.StoredTotals, error) {
 	var out schema.StoredTotals
 	if link.node != nil {
-		st, err := embedded.Open(embedded.Options{Dir: filepath.Join(c.nats.dir, "store")})
+		// No server runs: read the store ourselves.
+		log, _ := newLogger("warn")
+		st, err := c.store.open(ctx, c.nats.dir, log)
 		if err != nil {
 			return out, err
 		}

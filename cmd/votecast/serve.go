@@ -28,7 +28,6 @@ import (
 	"github.com/votecast/votecast/ingest"
 	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/polls"
-	"github.com/votecast/votecast/store/embedded"
 	"github.com/votecast/votecast/tally"
 	"github.com/votecast/votecast/web"
 )
@@ -50,6 +49,7 @@ type serveConfig struct {
 	closeGrace   time.Duration
 	dupWindow    time.Duration
 	logLevel     string
+	store        storeConfig
 	tokenPrinted bool
 	// onReady, when set, is told the bound HTTP address and the NATS URL
 	// (tests start serve in-process on port 0).
@@ -76,6 +76,7 @@ func serveCommand() *ffcli.Command {
 	fs.DurationVar(&c.closeGrace, "close-grace", time.Second, "wait for in-flight publishes before close markers")
 	fs.DurationVar(&c.dupWindow, "dedup-window", 2*time.Minute, "how long JetStream remembers vote dedup keys")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	c.store.flags(fs, true)
 	return &ffcli.Command{
 		Name: "serve", ShortUsage: "votecast serve [flags]", ShortHelp: "run every role in one process",
 		FlagSet: fs, Options: envOptions(),
@@ -119,7 +120,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return err
 	}
-	st, err := embedded.Open(embedded.Options{Dir: filepath.Join(c.nats.dir, "store")})
+	st, err := c.store.open(ctx, c.nats.dir, log)
 	if err != nil {
 		return err
 	}
