@@ -32,7 +32,6 @@ var transient = []error{
 	gocql.ErrHostDown,
 	gocql.ErrNoStreams,
 	gocql.ErrTimeoutNoResponse,
-	gocql.ErrTooManyTimeouts,
 	gocql.ErrConnectionClosed,
 	gocql.ErrSessionNotReady,
 	gocql.ErrUnavailable,
