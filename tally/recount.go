@@ -36,22 +36,28 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 	}
 	shards := map[int]*PollShard{}
 	pending := info.NumPending
-	for pending > 0 {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+	stop := false
+	for pending > 0 && !stop {
+		// Never ask for more than is there, so a batch ends at once
+		// instead of waiting out its expiry.
+		batch, err := cons.Fetch(int(min(pending, 500)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
 		}
 		got := 0
 		for m := range batch.Messages() {
 			got++
+			if stop {
+				continue // drain the batch so its fetch ends
+			}
 			meta, err := m.Metadata()
 			if err != nil {
 				return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
 			}
 			pending = meta.NumPending
 			if !until.IsZero() && meta.Timestamp.After(until) {
-				pending = 0
-				break
+				stop = true
+				continue
 			}
 			_, shard, ok := schema.ParseVoteSubject(m.Subject())
 			ev, err := schema.DecodeEvent(m.Data())

@@ -1,7 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
 	"slices"
 	"sync"
 	"testing"
@@ -153,7 +159,14 @@ func TestRestartKeepsEverything(t *testing.T) {
 		s.dial(p.ID, fmt.Sprintf("r-%d", u)).mustVote("k", u%3, 1, schema.StatusAccepted)
 	}
 	s.waitTotals(p.ID, []int64{10, 10, 10})
+	watcher := s.dial(p.ID, "watcher")
+	watcher.next("results")
 	s.shutdown()
+	for range watcher.frames { // drained when the server closes the socket
+	}
+	if code := websocket.CloseStatus(watcher.err); code != websocket.StatusGoingAway {
+		t.Fatalf("socket closed with %v (%v), want going away", code, watcher.err)
+	}
 
 	s = startServer(t, dir)
 	var got schema.Poll
@@ -168,4 +181,26 @@ func TestRestartKeepsEverything(t *testing.T) {
 	s.dial(p.ID, "new").mustVote("k", 2, 1, schema.StatusAccepted)
 	s.waitTotals(p.ID, []int64{10, 10, 11})
 	s.recountAgrees(p.ID, []int64{10, 10, 11})
+}
+
+func TestRecountUntil(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	p := s.openPoll(2)
+	for u := range 4 {
+		s.dial(p.ID, fmt.Sprintf("early-%d", u)).mustVote("k", 0, 1, schema.StatusAccepted)
+	}
+	s.waitTotals(p.ID, []int64{4, 0})
+	cut := time.Now()
+	for u := range 3 {
+		s.dial(p.ID, fmt.Sprintf("late-%d", u)).mustVote("k", 1, 1, schema.StatusAccepted)
+	}
+	s.waitTotals(p.ID, []int64{4, 3})
+	var out bytes.Buffer
+	cfg := recountConfig{nats: natsConfig{url: s.natsURL, dir: s.dir}, poll: p.ID, until: cut.Format(time.RFC3339Nano), wait: 10 * time.Second}
+	if err := recount(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("recount --until: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "events replayed: 4 ") || !strings.Contains(out.String(), "log as of") {
+		t.Fatalf("recount --until did not stop at the cut:\n%s", out.String())
+	}
 }
