@@ -1,0 +1,309 @@
+// admin: entry point of /admin, the producer dashboard. Sign-in with the
+// admin token, the poll list, the create/edit form, open and close, live
+// totals, the votes/s chart and counters, exports and the embed snippet.
+// Stats and the selected poll's totals are polled once a second, each
+// request starting only when the previous one is done.
+
+import { Locale, addText } from './i18n.js';
+import { ADMIN_TEXT } from './admintext.js';
+import { el, setText, langSwitch, storage } from './dom.js';
+import { AdminAPI } from './api.js';
+import { RateSeries } from './rates.js';
+import { RateChart } from './chart.js';
+import { PollForm } from './pollform.js';
+import { percents, formatNumber, formatRate } from './format.js';
+
+addText(ADMIN_TEXT);
+
+const WINDOW_MS = 5 * 60 * 1000;
+const $ = (id) => document.getElementById(id);
+const locale = new Locale({ storage: storage('localStorage'), browserLangs: navigator.languages || [navigator.language] });
+const t = (k, p) => locale.t(k, p);
+const api = new AdminAPI(storage('sessionStorage'));
+
+let polls = [];
+let selected = ''; // a poll id, 'new', or '' (nothing yet)
+let detailKey = '';
+let running = false;
+let timers = [];
+let series = new RateSeries(WINDOW_MS);
+let lastStats = null;
+let flash = null; // {kind, text} shown once in the detail panel
+const axisLabels = () => ({ from: (n) => t('chartFrom', { n }), now: t('chartNow') });
+const chart = new RateChart($('chart'), WINDOW_MS, axisLabels());
+const form = new PollForm(locale, savePoll);
+const detail = $('detail');
+
+document.getElementById('lang').replaceWith(langSwitch(locale));
+locale.onChange(() => {
+  translateStatic();
+  chart.labels = axisLabels();
+  chart.draw();
+  detailKey = '';
+  renderList();
+  renderDetail();
+});
+translateStatic();
+api.onUnauthorized = signOut;
+$('login-form').addEventListener('submit', (e) => { e.preventDefault(); signIn($('token').value.trim()); });
+$('signout').addEventListener('click', signOut);
+$('new-poll').addEventListener('click', () => select('new'));
+if (api.token) signIn(api.token);
+else showLogin();
+
+function translateStatic() {
+  for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.dataset.t);
+  document.title = `votecast · ${t('dashboard')}`;
+}
+
+function showLogin(error = '') {
+  running = false;
+  timers.forEach(clearTimeout);
+  $('dash').hidden = true;
+  $('signout').hidden = true;
+  $('login').hidden = false;
+  setText($('login-error'), error ? t(error) : '');
+  $('token').focus();
+}
+
+async function signIn(token) {
+  if (!token) return showLogin('badToken');
+  api.token = token;
+  try {
+    polls = await api.listPolls();
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) {
+      api.token = '';
+      return showLogin('badToken');
+    }
+    return showLogin('serverDown');
+  }
+  $('token').value = '';
+  $('login').hidden = true;
+  $('dash').hidden = false;
+  $('signout').hidden = false;
+  if (!selected) selected = polls.length ? polls[0].id : 'new';
+  renderList();
+  renderDetail();
+  if (!running) {
+    running = true;
+    loop(tickStats, 1000);
+    loop(tickResults, 1000);
+    loop(tickList, 5000);
+  }
+}
+
+function signOut() {
+  api.token = '';
+  selected = '';
+  detailKey = '';
+  showLogin();
+}
+
+// loop runs f every ms, never two at once.
+function loop(f, ms) {
+  const run = async () => {
+    if (!running) return;
+    try { await f(); } catch { /* shown by f */ }
+    if (running) timers.push(setTimeout(run, ms));
+  };
+  run();
+}
+
+async function tickList() {
+  polls = await api.listPolls();
+  renderList();
+  renderDetail();
+}
+
+async function tickStats() {
+  let s;
+  try {
+    s = await api.stats();
+  } catch (e) {
+    $('stats-error').hidden = false;
+    setText($('stats-error'), `${t('noStats')} (${e.status || t('serverDown')})`);
+    return;
+  }
+  $('stats-error').hidden = true;
+  lastStats = s;
+  series.add(Date.now(), s.acks || {});
+  const lang = locale.lang;
+  const acks = s.acks || {};
+  setText($('s-viewers'), formatNumber(s.viewers ?? 0, lang));
+  setText($('s-rate'), formatRate(series.current(), lang));
+  for (const k of ['accepted', 'duplicate', 'rejected', 'retry']) setText($(`s-${k}`), formatNumber(acks[k] ?? 0, lang));
+  setText($('s-lag'), formatNumber(s.tally_pending ?? 0, lang));
+  $('s-lag').title = t('tallyLagHelp');
+  chart.update(series.points);
+  $('chart').setAttribute('aria-label', t('chartLabel', { n: formatRate(series.current(), lang), peak: formatRate(series.peak(), lang) }));
+  const pv = $('poll-viewers');
+  if (pv) setText(pv, t('pollViewers', { n: formatNumber(s.polls?.[selected]?.viewers ?? 0, lang) }));
+}
+
+async function tickResults() {
+  const p = current();
+  if (!p || p.state === 'draft') return;
+  const r = await api.results(p.id);
+  const bars = $('bars');
+  if (!bars || current()?.id !== p.id) return;
+  const counts = p.options.map((_, i) => Number(r.counts?.[i]) || 0);
+  const pcts = percents(counts);
+  const lang = locale.lang;
+  bars.replaceChildren(...p.options.map((o, i) => {
+    const fill = el('span', { class: 'fill', 'aria-hidden': 'true' });
+    fill.style.transform = `scaleX(${pcts[i] / 100})`;
+    return el('li', {}, fill, el('span', { class: 'txt' }, o), el('span', { class: 'num' }, `${pcts[i]}% · ${formatNumber(counts[i], lang)}`));
+  }));
+  setText($('bars-total'), t('totalVotes', { n: formatNumber(r.total ?? counts.reduce((a, b) => a + b, 0), lang) }));
+  if (r.state && r.state !== p.state) {
+    p.state = r.state;
+    renderList();
+    renderDetail();
+  }
+}
+
+function current() {
+  return polls.find((p) => p.id === selected) || null;
+}
+
+function select(id) {
+  selected = id;
+  flash = null;
+  renderList();
+  renderDetail();
+}
+
+function renderList() {
+  const list = $('poll-list');
+  if (!polls.length) {
+    list.replaceChildren(el('li', { class: 'help' }, t('noPolls')));
+    return;
+  }
+  const sorted = [...polls].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+  list.replaceChildren(...sorted.map((p) => el('li', {},
+    el('button', { type: 'button', class: 'poll-item', 'aria-current': String(p.id === selected), onclick: () => select(p.id) },
+      el('span', { class: 'txt' }, p.question),
+      el('span', { class: 'badge', 'data-state': p.state }, stateText(p.state))))));
+}
+
+function stateText(s) {
+  return t({ draft: 'stateDraft', open: 'stateOpen', closing: 'stateClosing', closed: 'stateClosed' }[s] || 'stateDraft');
+}
+
+// renderDetail rebuilds the right-hand panel when what it shows changed;
+// the once-a-second ticks only touch the totals inside it.
+function renderDetail() {
+  const p = current();
+  const key = selected === 'new' ? 'new' : p ? JSON.stringify([p.id, p.state, p.question, p.options, p.votes_per_user, p.allow_change, p.results, locale.lang]) : 'none';
+  if (key === detailKey) return;
+  detailKey = key;
+  if (selected === 'new' || !p) {
+    form.load(null);
+    detail.replaceChildren(flashLine(), form.form);
+    return;
+  }
+  const lang = locale.lang;
+  const when = (k, v) => (v ? `${t(k)} ${new Date(v).toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-US')}` : '');
+  const meta = [when('created_at', p.created_at), when('opened_at', p.opened_at), when('closed_at', p.closed_at)].filter(Boolean).join(' · ');
+  const rules = `${t('votesPerUser')}: ${p.votes_per_user || 1} · ${t('results')}: ${t(p.results === 'hidden' ? 'resultsHidden' : 'resultsLive')}${p.allow_change ? ` · ${t('allowChange')}` : ''}`;
+  const actions = el('div', { class: 'actions' });
+  if (p.state === 'draft') actions.append(el('button', { type: 'button', class: 'primary', id: 'open-poll', onclick: () => act(api.openPoll(p.id)) }, t('open')));
+  if (p.state === 'open' || p.state === 'closing') {
+    actions.append(el('button', { type: 'button', class: 'primary danger', id: 'close-poll', disabled: p.state === 'closing', onclick: () => act(api.closePoll(p.id)) }, t('close')));
+  }
+  const viewerURL = `${location.origin}/p/${p.id}`;
+  actions.append(el('a', { href: viewerURL, target: '_blank', rel: 'noopener' }, `${t('viewerLink')} ↗`));
+
+  const parts = [
+    flashLine(),
+    el('div', { class: 'detail-head' }, el('h2', {}, p.question), el('span', { class: 'badge', 'data-state': p.state, id: 'detail-state' }, stateText(p.state))),
+    el('p', { class: 'meta' }, rules),
+    el('p', { class: 'meta' }, meta),
+    actions,
+  ];
+  if (p.state === 'draft') {
+    form.load(p);
+    parts.push(form.form);
+  } else {
+    parts.push(
+      el('h3', {}, t('liveTotals')),
+      el('ul', { class: 'bars', id: 'bars' }),
+      el('p', { class: 'meta', id: 'bars-total' }),
+      el('p', { class: 'meta', id: 'poll-viewers' }, t('pollViewers', { n: formatNumber(lastStats?.polls?.[p.id]?.viewers ?? 0, lang) })),
+      el('h3', {}, t('export')),
+      el('div', { class: 'actions' },
+        el('button', { type: 'button', class: 'ghost', id: 'export-csv', onclick: () => download(p.id, 'csv') }, t('exportCSV')),
+        el('button', { type: 'button', class: 'ghost', id: 'export-json', onclick: () => download(p.id, 'json') }, t('exportJSON'))));
+  }
+  parts.push(...embedBlock(p));
+  detail.replaceChildren(...parts);
+  if (p.state !== 'draft') tickResults().catch(() => {});
+}
+
+function embedBlock(p) {
+  const snippet = `<script src="${location.origin}/widget.js" data-poll="${p.id}" async></script>`;
+  const area = el('textarea', { class: 'snippet', id: 'embed-snippet', readonly: true, rows: 2, 'aria-label': t('embed') });
+  area.value = snippet;
+  const copy = el('button', { type: 'button', class: 'ghost', id: 'copy-embed' }, t('copy'));
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(snippet);
+    } catch {
+      area.select();
+      document.execCommand('copy');
+    }
+    copy.textContent = t('copied');
+    setTimeout(() => { copy.textContent = t('copy'); }, 2000);
+  });
+  return [el('h3', {}, t('embed')), area, el('div', { class: 'actions' }, copy), el('p', { class: 'help' }, t('embedHelp'))];
+}
+
+function flashLine() {
+  const f = flash;
+  flash = null;
+  return el('p', { class: f?.kind === 'error' ? 'form-errors' : 'ok-msg', role: 'status' }, f ? f.text : '');
+}
+
+async function act(promise) {
+  try {
+    upsert(await promise);
+  } catch (e) {
+    flash = { kind: 'error', text: t('error', { msg: e.message }) };
+  }
+  detailKey = '';
+  renderList();
+  renderDetail();
+}
+
+async function savePoll(spec, poll) {
+  const saved = poll ? await api.updatePoll(poll.id, spec) : await api.createPoll(spec);
+  upsert(saved);
+  selected = saved.id;
+  flash = { kind: 'ok', text: t(poll ? 'saved' : 'created') };
+  detailKey = '';
+  renderList();
+  renderDetail();
+}
+
+function upsert(p) {
+  const i = polls.findIndex((x) => x.id === p.id);
+  if (i >= 0) polls[i] = p;
+  else polls.push(p);
+}
+
+async function download(id, format) {
+  try {
+    const blob = await api.export(id, format);
+    const url = URL.createObjectURL(blob);
+    const a = el('a', { href: url, download: `poll-${id}.${format}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    flash = { kind: 'error', text: t('error', { msg: e.message }) };
+    detailKey = '';
+    renderDetail();
+  }
+}

@@ -1,0 +1,131 @@
+// i18n: the English and Korean text of every page, and how a page picks
+// its language (saved choice, then the browser's languages, then English).
+// Pure module: no DOM access except through the arguments given.
+
+export const LANGS = ['en', 'ko'];
+
+const STORE_KEY = 'votecast.lang';
+
+export const TEXT = {
+  en: {
+    switchTo: 'Language',
+    // viewer and widget
+    loading: 'Loading the poll…',
+    notFound: 'This poll does not exist.',
+    loadFailed: 'Could not load the poll. Trying again…',
+    stateDraft: 'Not open yet',
+    stateOpen: 'Live',
+    stateClosing: 'Closing',
+    stateClosed: 'Closed',
+    draftNote: 'Voting has not started yet. This page updates by itself.',
+    offline: 'Connection lost. Reconnecting…',
+    sending: 'Sending…',
+    waiting: 'Waiting for the connection…',
+    counted: 'Counted ✓',
+    alreadyVoted: 'Already voted',
+    noVotesLeft: 'No votes left',
+    votingClosed: 'Voting closed',
+    invalid: 'That choice was not accepted',
+    retryIn: 'Busy. Trying again in {n} s',
+    votesLeft: '{n} of {total} votes left',
+    yourVote: 'Your vote',
+    yourVotes: 'Your votes: {n}',
+    takeBack: 'Take one vote back from {option}',
+    hiddenNote: 'Results are shown when voting closes.',
+    totalVotes: '{n} votes',
+    totalVote1: '1 vote',
+    announce: 'Results: {list}. {n} votes in total.',
+    announceHidden: 'Voting closed.',
+    finalResults: 'Final results',
+    // index
+    openPolls: 'Open polls',
+    noOpenPolls: 'No poll is open right now.',
+    refresh: 'Refresh',
+    listFailed: 'Could not load the polls.',
+  },
+  ko: {
+    switchTo: '언어',
+    loading: '투표를 불러오는 중…',
+    notFound: '존재하지 않는 투표입니다.',
+    loadFailed: '투표를 불러오지 못했습니다. 다시 시도하는 중…',
+    stateDraft: '시작 전',
+    stateOpen: '진행 중',
+    stateClosing: '마감 중',
+    stateClosed: '마감',
+    draftNote: '아직 투표가 시작되지 않았습니다. 시작되면 이 화면이 자동으로 바뀝니다.',
+    offline: '연결이 끊겼습니다. 다시 연결하는 중…',
+    sending: '보내는 중…',
+    waiting: '연결을 기다리는 중…',
+    counted: '투표 완료 ✓',
+    alreadyVoted: '이미 투표하셨습니다',
+    noVotesLeft: '남은 표가 없습니다',
+    votingClosed: '투표가 마감되었습니다',
+    invalid: '선택이 받아들여지지 않았습니다',
+    retryIn: '요청이 많습니다. {n}초 후 다시 보냅니다',
+    votesLeft: '{total}표 중 {n}표 남음',
+    yourVote: '내 선택',
+    yourVotes: '내 표: {n}',
+    takeBack: '{option}에서 한 표 취소',
+    hiddenNote: '결과는 투표가 마감된 뒤 공개됩니다.',
+    totalVotes: '총 {n}표',
+    totalVote1: '총 1표',
+    announce: '결과: {list}. 총 {n}표.',
+    announceHidden: '투표가 마감되었습니다.',
+    finalResults: '최종 결과',
+    openPolls: '진행 중인 투표',
+    noOpenPolls: '지금 진행 중인 투표가 없습니다.',
+    refresh: '새로 고침',
+    listFailed: '투표 목록을 불러오지 못했습니다.',
+  },
+};
+
+// addText adds a page's own strings (the dashboard's) to the table.
+export function addText(table) {
+  for (const l of LANGS) Object.assign(TEXT[l], table[l]);
+}
+
+// pickLang chooses the page language: a valid saved choice wins, then the
+// first of the browser's languages we have, then English.
+export function pickLang(saved, browserLangs = []) {
+  if (LANGS.includes(saved)) return saved;
+  for (const l of browserLangs) {
+    const base = String(l).toLowerCase().split('-')[0];
+    if (LANGS.includes(base)) return base;
+  }
+  return 'en';
+}
+
+// translate returns the text for key in lang with {name} placeholders
+// filled from params; a key missing in lang falls back to English, then to
+// the key itself, so a gap shows up as a readable word, never a crash.
+export function translate(lang, key, params) {
+  const s = (TEXT[lang] && TEXT[lang][key]) ?? TEXT.en[key] ?? key;
+  if (!params) return s;
+  return s.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+// Locale is a page's current language with a change listener. storage is
+// localStorage or null (private modes may throw on access).
+export class Locale {
+  constructor({ storage = null, browserLangs = [], forced = '' } = {}) {
+    this.storage = storage;
+    let saved = '';
+    try { saved = storage ? storage.getItem(STORE_KEY) : ''; } catch { /* storage blocked */ }
+    this.lang = pickLang(forced || saved, browserLangs);
+    this.listeners = [];
+  }
+
+  t(key, params) { return translate(this.lang, key, params); }
+
+  set(lang) {
+    if (!LANGS.includes(lang) || lang === this.lang) return;
+    this.lang = lang;
+    try { this.storage && this.storage.setItem(STORE_KEY, lang); } catch { /* storage blocked */ }
+    for (const f of this.listeners) f(lang);
+  }
+
+  // other is the language the switch button offers.
+  other() { return this.lang === 'en' ? 'ko' : 'en'; }
+
+  onChange(f) { this.listeners.push(f); }
+}

@@ -1,0 +1,97 @@
+// socket: the viewer WebSocket to /ws?poll=ID with reconnects. It knows
+// frames as JSON and nothing of polls. Reconnects use Backoff; the delay
+// resets once a connection has delivered a frame, so a server that accepts
+// and drops at once is not hammered. Close code 1008 (policy: we sent too
+// much) waits at least 10 s. Coming back online or to the foreground
+// reconnects at once.
+
+import { Backoff } from './backoff.js';
+
+export function socketURL(loc, poll, token) {
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  let u = `${scheme}//${loc.host}/ws?poll=${encodeURIComponent(poll)}`;
+  if (token) u += `&token=${encodeURIComponent(token)}`;
+  return u;
+}
+
+export class PollSocket {
+  // handlers: onOpen(), onFrame(obj), onDown(code) — all optional.
+  constructor(url, handlers, { backoff = new Backoff(), WS = globalThis.WebSocket, win = globalThis } = {}) {
+    this.url = url;
+    this.h = handlers;
+    this.backoff = backoff;
+    this.WS = WS;
+    this.win = win;
+    this.ws = null;
+    this.timer = 0;
+    this.stopped = false;
+    this.open = false;
+    this.wake = () => { if (!this.ws && !this.stopped) this.connect(); };
+    win.addEventListener?.('online', this.wake);
+    win.document?.addEventListener?.('visibilitychange', () => {
+      if (win.document.visibilityState === 'visible') this.wake();
+    });
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.timer = 0;
+    if (this.stopped || this.ws) return;
+    let ws;
+    try {
+      ws = new this.WS(this.url);
+    } catch {
+      this.scheduleReconnect(0);
+      return;
+    }
+    this.ws = ws;
+    let heard = false;
+    ws.onopen = () => {
+      this.open = true;
+      this.h.onOpen?.();
+    };
+    ws.onmessage = (e) => {
+      if (!heard) {
+        heard = true;
+        this.backoff.reset();
+      }
+      let f;
+      try { f = JSON.parse(e.data); } catch { return; }
+      this.h.onFrame?.(f);
+    };
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.open = false;
+      this.h.onDown?.(e.code);
+      this.scheduleReconnect(e.code);
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  scheduleReconnect(code) {
+    if (this.stopped) return;
+    let d = this.backoff.next();
+    if (code === 1008) d = Math.max(d, 10000);
+    this.timer = setTimeout(() => this.connect(), d);
+  }
+
+  // send writes one frame; false when there is no open connection (the
+  // caller keeps the frame and sends it after the next onOpen).
+  send(obj) {
+    if (!this.ws || !this.open) return false;
+    this.ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.win.removeEventListener?.('online', this.wake);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close(1000);
+    }
+  }
+}
