@@ -71,23 +71,38 @@ func New(opts Options) (*Verifier, error) {
 // Anonymous reports whether viewers are identified by cookie.
 func (v *Verifier) Anonymous() bool { return len(v.opts.ViewerSecret) == 0 }
 
-// Identify returns the viewer's user id. In anonymous mode it mints an id
-// and sets its cookie on w when the request has none.
-func (v *Verifier) Identify(w http.ResponseWriter, r *http.Request) (string, error) {
+// Identify returns the viewer's user id. In anonymous mode it also returns
+// the sealed id, which the client may present again as ?viewer= where its
+// cookie does not reach (a partner's frame blocks third-party cookies), and
+// it mints an id and sets its cookie on w when the request has neither.
+func (v *Verifier) Identify(w http.ResponseWriter, r *http.Request) (user, sealed string, err error) {
 	if !v.Anonymous() {
-		return v.verifyToken(r.URL.Query().Get("token"))
+		user, err = v.verifyToken(r.URL.Query().Get("token"))
+		return user, "", err
 	}
 	if c, err := r.Cookie(CookieName); err == nil {
 		if id, ok := v.openCookie(c.Value); ok {
-			return "anon:" + id, nil
+			return "anon:" + id, c.Value, nil
+		}
+	}
+	if val := r.URL.Query().Get("viewer"); val != "" {
+		if id, ok := v.openCookie(val); ok {
+			return "anon:" + id, val, nil
 		}
 	}
 	id := newAnonID()
-	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: v.sealCookie(id), Path: "/",
-		MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
-	})
-	return "anon:" + id, nil
+	sealed = v.sealCookie(id)
+	c := &http.Cookie{
+		Name: CookieName, Value: sealed, Path: "/",
+		MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	}
+	if r.TLS != nil {
+		// Over HTTPS the cookie may follow the widget into a partner's
+		// frame, partitioned by the partner's site.
+		c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
+	}
+	http.SetCookie(w, c)
+	return "anon:" + id, sealed, nil
 }
 
 func (v *Verifier) verifyToken(tok string) (string, error) {

@@ -39,7 +39,7 @@ func TestVerifyToken(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/ws?token="+tc.token, nil)
-			user, err := v.Identify(httptest.NewRecorder(), r)
+			user, _, err := v.Identify(httptest.NewRecorder(), r)
 			if tc.wantErr == "" {
 				if err != nil || user != tc.wantUser {
 					t.Fatalf("Identify = %q, %v; want %q", user, err, tc.wantUser)
@@ -59,7 +59,7 @@ func TestAnonymousCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	first, err := v.Identify(rec, httptest.NewRequest("GET", "/ws", nil))
+	first, sealed, err := v.Identify(rec, httptest.NewRequest("GET", "/ws", nil))
 	if err != nil || !strings.HasPrefix(first, "anon:") {
 		t.Fatalf("first Identify = %q, %v", first, err)
 	}
@@ -70,7 +70,7 @@ func TestAnonymousCookie(t *testing.T) {
 	again := httptest.NewRequest("GET", "/ws", nil)
 	again.AddCookie(cookies[0])
 	rec2 := httptest.NewRecorder()
-	if second, _ := v.Identify(rec2, again); second != first {
+	if second, _, _ := v.Identify(rec2, again); second != first {
 		t.Fatalf("same cookie gave %q, want %q", second, first)
 	}
 	if len(rec2.Result().Cookies()) != 0 {
@@ -78,7 +78,16 @@ func TestAnonymousCookie(t *testing.T) {
 	}
 	forged := httptest.NewRequest("GET", "/ws", nil)
 	forged.AddCookie(&http.Cookie{Name: CookieName, Value: strings.TrimPrefix(first, "anon:") + ".AAAA"})
-	if third, _ := v.Identify(httptest.NewRecorder(), forged); third == first {
+	if third, _, _ := v.Identify(httptest.NewRecorder(), forged); third == first {
 		t.Fatal("a forged cookie was accepted")
+	}
+	// Where no cookie reaches (a partner's frame), the sealed id does.
+	byParam := httptest.NewRequest("GET", "/ws?viewer="+sealed, nil)
+	if fourth, _, _ := v.Identify(httptest.NewRecorder(), byParam); fourth != first {
+		t.Fatalf("?viewer= gave %q, want %q", fourth, first)
+	}
+	forgedParam := httptest.NewRequest("GET", "/ws?viewer="+strings.TrimPrefix(first, "anon:")+".AAAA", nil)
+	if fifth, _, _ := v.Identify(httptest.NewRecorder(), forgedParam); fifth == first {
+		t.Fatal("a forged ?viewer= was accepted")
 	}
 }

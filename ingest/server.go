@@ -158,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "poll not found", 0)
 		return
 	}
-	user, err := s.opts.Identity.Identify(w, r)
+	user, sealed, err := s.opts.Identity.Identify(w, r)
 	if err != nil {
 		httpError(w, http.StatusUnauthorized, err.Error(), 0)
 		return
@@ -176,6 +176,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(4 * schema.MaxFrameBytes) // larger frames close the socket; up to it they get an error frame
 	v := newViewer(s, c, user, poll.ID)
+	if sealed != "" {
+		v.send(schema.AppendHello(nil, sealed))
+	}
 	s.track(v, true)
 	defer s.track(v, false)
 	v.serve(r.Context())

@@ -147,6 +147,14 @@ func AppendAck(dst []byte, a Ack) []byte {
 	return append(dst, '}')
 }
 
+// AppendHello encodes the first frame of an anonymous viewer: its sealed
+// id, to present as ?viewer= on reconnect where cookies do not reach.
+func AppendHello(dst []byte, sealedViewer string) []byte {
+	dst = append(dst, `{"type":"hello","viewer":`...)
+	dst = appendJSONString(dst, sealedViewer)
+	return append(dst, '}')
+}
+
 // AppendError encodes an error frame for input that is not a vote.
 func AppendError(dst []byte, reason string) []byte {
 	dst = append(dst, `{"type":"error","reason":`...)

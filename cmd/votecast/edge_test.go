@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -154,3 +155,37 @@ func TestAPIErrors(t *testing.T) {
 type rawJSON string
 
 func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+// TestAnonymousViewerWithoutCookies plays a partner's frame, where the
+// browser keeps no cookie: the sealed id from the hello frame, presented as
+// ?viewer=, keeps the viewer one voter.
+func TestAnonymousViewerWithoutCookies(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(c *serveConfig) { c.viewerSecret = "" })
+	p := s.openPoll(2)
+	dial := func(query string) *viewer {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/ws?poll="+p.ID+query, nil) // no cookie jar
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := &viewer{t: t, c: c, frames: make(chan map[string]any, 64)}
+		go v.read()
+		t.Cleanup(func() { c.CloseNow() })
+		return v
+	}
+	first := dial("")
+	sealed, _ := first.next("hello")["viewer"].(string)
+	if sealed == "" {
+		t.Fatal("no sealed viewer id in the hello frame")
+	}
+	first.mustVote("a", 0, 1, schema.StatusAccepted)
+	again := dial("&viewer=" + url.QueryEscape(sealed))
+	if st, reason := again.vote("b", 1, 1); st != schema.StatusDuplicate {
+		t.Fatalf("same viewer, new socket: %s (%s), want duplicate", st, reason)
+	}
+	stranger := dial("&viewer=" + url.QueryEscape(sealed[:len(sealed)-2]+"xx"))
+	stranger.mustVote("c", 1, 1, schema.StatusAccepted) // a forged id is a new viewer
+	s.waitTotals(p.ID, []int64{1, 1})
+	s.recountAgrees(p.ID, []int64{1, 1})
+}

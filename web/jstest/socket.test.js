@@ -89,3 +89,22 @@ test('coming back online reconnects at once', () => {
   assert.equal(FakeWS.all.length, 2);
   s.stop();
 });
+
+test('an anonymous viewer keeps its id across reconnects without cookies', async () => {
+  FakeWS.all = [];
+  const items = new Map();
+  const win = { localStorage: { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, v) } };
+  const got = [];
+  const s = new PollSocket(socketURL({ protocol: 'http:', host: 'h' }, 'p1', '', win), { onFrame: (f) => got.push(f) }, { WS: FakeWS, backoff: fixedBackoff(), win });
+  s.connect();
+  FakeWS.all[0].open();
+  FakeWS.all[0].msg({ type: 'hello', viewer: 'abc.sig' });
+  assert.deepEqual(got, [], 'hello is not a page frame');
+  assert.equal(items.get('votecast.viewer'), 'abc.sig');
+  FakeWS.all[0].drop(1006);
+  await until(() => FakeWS.all.length === 2);
+  assert.equal(FakeWS.all[1].url, 'ws://h/ws?poll=p1&viewer=abc.sig');
+  assert.equal(socketURL({ protocol: 'http:', host: 'h' }, 'p2', '', win), 'ws://h/ws?poll=p2&viewer=abc.sig', 'a reload presents it too');
+  assert.equal(socketURL({ protocol: 'http:', host: 'h' }, 'p2', 'tok', win), 'ws://h/ws?poll=p2&token=tok', 'a partner token wins');
+  s.stop();
+});

@@ -7,11 +7,27 @@
 
 import { Backoff } from './backoff.js';
 
-export function socketURL(loc, poll, token) {
+// An anonymous viewer's sealed id, from the server's hello frame. It is
+// sent back as &viewer= because a partner's frame gets no cookies, and
+// without it every reconnect there would be a new voter.
+const viewerKey = 'votecast.viewer';
+
+function storage(win) {
+  try { return win.localStorage || null; } catch { return null; }
+}
+
+export function socketURL(loc, poll, token, win = globalThis) {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   let u = `${scheme}//${loc.host}/ws?poll=${encodeURIComponent(poll)}`;
-  if (token) u += `&token=${encodeURIComponent(token)}`;
+  if (token) return u + `&token=${encodeURIComponent(token)}`;
+  const viewer = storage(win)?.getItem(viewerKey);
+  if (viewer) u += `&viewer=${encodeURIComponent(viewer)}`;
   return u;
+}
+
+function withViewer(url, viewer) {
+  if (/[?&]token=/.test(url)) return url;
+  return url.replace(/&viewer=[^&]*/, '') + `&viewer=${encodeURIComponent(viewer)}`;
 }
 
 export class PollSocket {
@@ -57,6 +73,11 @@ export class PollSocket {
       }
       let f;
       try { f = JSON.parse(e.data); } catch { return; }
+      if (f.type === 'hello' && typeof f.viewer === 'string') {
+        try { storage(this.win)?.setItem(viewerKey, f.viewer); } catch { /* storage full or blocked */ }
+        this.url = withViewer(this.url, f.viewer);
+        return;
+      }
       this.h.onFrame?.(f);
     };
     ws.onclose = (e) => {
