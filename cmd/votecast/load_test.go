@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votecast/votecast/loadgen"
+)
+
+// TestLoadAgainstServer runs the load generator end to end against a real
+// in-process server with serve's default shards, totals interval and
+// in-flight cap: every vote accepted, totals exact, every figure there.
+//
+// VOTECAST_LOAD_VIEWERS scales it up to profile server and generator in
+// one process (the fd limit of 20000 here allows about 9000 viewers), and
+// VOTECAST_LOAD_JS_SYNC sets the fsync policy (default always):
+//
+//	VOTECAST_LOAD_VIEWERS=9000 go test -run TestLoadAgainstServer -cpuprofile cpu.prof ./cmd/votecast
+func TestLoadAgainstServer(t *testing.T) {
+	viewers, probes, options := 200, 2, 3
+	if v, err := strconv.Atoi(os.Getenv("VOTECAST_LOAD_VIEWERS")); err == nil && v > 0 {
+		viewers = v
+	}
+	s := startServer(t, t.TempDir(), func(c *serveConfig) {
+		if sync := os.Getenv("VOTECAST_LOAD_JS_SYNC"); sync != "" {
+			c.nats.sync = sync
+		}
+		c.shards, c.interval, c.maxInFlight, c.voteRate = 16, 100*time.Millisecond, 8192, 100
+		c.maxConns, c.maxConnsIP = viewers+probes, viewers+probes
+	})
+	var out, progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	err := load(ctx, loadConfig{
+		cfg: loadgen.Config{
+			URL: "http://" + s.addr, AdminToken: testToken, Viewers: viewers, Options: options,
+			Probes: probes, Settle: 100 * time.Millisecond, PhaseTimeout: time.Minute, MaxConnectFailures: -1,
+		},
+		viewerSecret: testSecret, sources: "127.0.0.2-127.0.0.11", timeout: 4 * time.Minute,
+	}, &out, &progress)
+	if err != nil {
+		t.Fatalf("load: %v\n%s\n%s", err, out.String(), progress.String())
+	}
+	line := out.String()[strings.LastIndex(out.String(), "RESULT "):]
+	var rep loadgen.Report
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(line), "RESULT ")), &rep); err != nil {
+		t.Fatalf("RESULT line: %v\n%s", err, out.String())
+	}
+	if rep.Accepted != viewers || rep.Connected != viewers+probes || !rep.Exact || len(rep.Failures) != 0 {
+		t.Fatalf("report: accepted %d, connected %d, exact %v, failures %v\n%s", rep.Accepted, rep.Connected, rep.Exact, rep.Failures, out.String())
+	}
+	want := make([]int64, options) // voters round-robin over the options, then the probes
+	for i := range viewers {
+		want[i%options]++
+	}
+	for k := range probes {
+		want[k%options]++
+	}
+	for i, n := range want {
+		if rep.Counts[i] != n {
+			t.Fatalf("counts %v, want %v", rep.Counts, want)
+		}
+	}
+	if rep.AcceptedPerSecond <= 0 || rep.AckMS.P99 <= 0 || rep.FanoutDeliveries < int64(viewers+probes) ||
+		len(rep.ProbeLastViewerMS) != probes || rep.RSSIdle == 0 || rep.EventBytes == 0 {
+		t.Fatalf("missing figures:\n%s", out.String())
+	}
+	s.recountAgrees(rep.Poll, want)
+	t.Log("\n" + out.String())
+}
+
+// TestLoadFailsOnWrongSecret: tokens the server refuses are connect
+// failures, and the command exits 1.
+func TestLoadFailsOnWrongSecret(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	var out bytes.Buffer
+	err := load(context.Background(), loadConfig{
+		cfg:          loadgen.Config{URL: "http://" + s.addr, AdminToken: testToken, Viewers: 5, Probes: -1, PhaseTimeout: 10 * time.Second},
+		viewerSecret: "not-the-viewer-secret-0123456789", timeout: 30 * time.Second,
+	}, &out, &bytes.Buffer{})
+	if ec, ok := err.(exitCode); !ok || ec != 1 {
+		t.Fatalf("load with a wrong secret: %v, want exit status 1\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "failed to connect") {
+		t.Fatalf("no connect failure reported:\n%s", out.String())
+	}
+}

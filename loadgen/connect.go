@@ -1,0 +1,142 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/votecast/votecast/identity"
+)
+
+const (
+	dialAttempts = 3
+	dialTimeout  = 15 * time.Second
+	tokenTTL     = 2 * time.Hour
+)
+
+// httpClients returns one client per source address (or one that lets
+// the OS pick): the dialer binds the socket before connecting.
+func (r *run) httpClients() []*http.Client {
+	if len(r.cfg.Sources) == 0 {
+		return []*http.Client{{Transport: &http.Transport{}}}
+	}
+	out := make([]*http.Client, len(r.cfg.Sources))
+	for i, src := range r.cfg.Sources {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IP(src.AsSlice())}, Timeout: dialTimeout}
+		out[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	return out
+}
+
+// connect opens every connection with at most ConnectConcurrency dials in
+// flight; false when none connected.
+func (r *run) connect(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.PhaseTimeout)
+	defer cancel()
+	n := r.cfg.Viewers + r.probes
+	r.clients = r.httpClients()
+	wsBase := "ws" + strings.TrimPrefix(r.tgt.base, "http")
+	conns := make([]*viewer, n)
+	var next, connected, failed atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	start := time.Now()
+	stop := r.progress("connect", func() string {
+		c, el := connected.Load(), time.Since(start).Seconds()
+		return fmt.Sprintf("%d/%d connected, %d failed, %.0f/s", c, n, failed.Load(), float64(c)/el)
+	})
+	var wg sync.WaitGroup
+	for range min(r.cfg.ConnectConcurrency, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				v, err := r.dial(ctx, r.clients[i%len(r.clients)], wsBase, i)
+				if err != nil {
+					failed.Add(1)
+					errOnce.Do(func() { firstErr = err })
+					continue
+				}
+				conns[i] = v
+				connected.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	stop()
+	elapsed := time.Since(start)
+	for i, v := range conns {
+		switch {
+		case v == nil:
+		case i < r.cfg.Viewers:
+			r.voters = append(r.voters, v)
+		default:
+			r.probers = append(r.probers, v)
+		}
+	}
+	r.all = append(append(make([]*viewer, 0, n), r.voters...), r.probers...)
+	rep := r.rep
+	rep.Connected, rep.ConnectFailures = len(r.all), int(failed.Load())
+	rep.ConnectSeconds = elapsed.Seconds()
+	rep.ConnectsPerSecond = float64(len(r.all)) / elapsed.Seconds()
+	if missing := n - len(r.all) - rep.ConnectFailures; missing > 0 {
+		rep.fail("connect phase not done within %s: %d viewers never dialled", r.cfg.PhaseTimeout, missing)
+	}
+	if rep.ConnectFailures > max(r.cfg.MaxConnectFailures, 0) {
+		rep.fail("%d viewers failed to connect (%d allowed); first error: %v", rep.ConnectFailures, max(r.cfg.MaxConnectFailures, 0), firstErr)
+	}
+	return len(r.voters) > 0
+}
+
+// dial connects viewer i, trying again after a refusal the server may get
+// over (a full node, a slow accept).
+func (r *run) dial(ctx context.Context, hc *http.Client, wsBase string, i int) (*viewer, error) {
+	user, option := r.user(i)
+	tok, err := identity.Mint(r.cfg.ViewerSecret, user, tokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	u := wsBase + "/ws?poll=" + r.rep.Poll + "&token=" + tok
+	for attempt := 1; ; attempt++ {
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		c, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: hc})
+		cancel()
+		if err == nil {
+			v := newViewer(r, user, option, c)
+			r.readers.Add(1)
+			go v.read()
+			return v, nil
+		}
+		if resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 {
+			return nil, fmt.Errorf("dial as %s: %s", user, resp.Status) // refused for good
+		}
+		if attempt == dialAttempts {
+			return nil, fmt.Errorf("dial as %s: %w", user, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+}
+
+// user names viewer i and picks its option; probe viewers come after the
+// voters.
+func (r *run) user(i int) (string, int) {
+	if i < r.cfg.Viewers {
+		return fmt.Sprintf("%s-%06d", r.prefix, i), i % r.rep.Options
+	}
+	k := i - r.cfg.Viewers
+	return fmt.Sprintf("%s-p%05d", r.prefix, k), k % r.rep.Options
+}

@@ -1,0 +1,172 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is what a run measured. Durations are in milliseconds, CPU in
+// microseconds, memory in bytes; a zero figure was not measured.
+type Report struct {
+	URL     string `json:"url"`
+	Poll    string `json:"poll"`
+	Options int    `json:"options"`
+	Sources int    `json:"sources"`
+
+	// Connect phase: Viewers voters plus Probes probe viewers.
+	Viewers           int     `json:"viewers"`
+	Connected         int     `json:"connected"`
+	ConnectFailures   int     `json:"connect_failures"`
+	ConnectSeconds    float64 `json:"connect_s"`
+	ConnectsPerSecond float64 `json:"connects_per_s"`
+
+	// Idle phase: server memory growth over the connections.
+	RSSBefore        int64   `json:"rss_before_bytes"`
+	RSSIdle          int64   `json:"rss_idle_bytes"`
+	IdleBytesPerConn float64 `json:"idle_bytes_per_conn"`
+	IdleCPUPercent   float64 `json:"idle_cpu_percent"` // of one core
+	// Where the idle memory went, per connection, from the Go runtime.
+	IdleGoroutinesPerConn float64 `json:"idle_goroutines_per_conn"`
+	IdleStackPerConn      float64 `json:"idle_stack_bytes_per_conn"`
+	IdleHeapPerConn       float64 `json:"idle_heap_bytes_per_conn"`
+
+	// Vote phase.
+	TargetRate        float64        `json:"target_rate"` // 0: all at once
+	SendRate          float64        `json:"send_rate"`   // first sends per second, achieved
+	Votes             int            `json:"votes"`
+	Statuses          map[string]int `json:"statuses"` // final answers
+	Retries           int            `json:"retries"`  // retry answers, each resent
+	Accepted          int            `json:"accepted"`
+	VoteSeconds       float64        `json:"vote_s"` // first send to last ack
+	AcceptedPerSecond float64        `json:"accepted_per_s"`
+	AckMS             LatencyMS      `json:"ack_ms"`    // last send to final answer
+	AnswerMS          LatencyMS      `json:"answer_ms"` // first send to final answer, retries included
+	CPUPerVoteUS      float64        `json:"cpu_us_per_vote"`
+	// Results frames the viewers received while the votes were answered:
+	// live totals compete with the votes for the server's CPU.
+	VoteDeliveries          int64   `json:"vote_deliveries"`
+	VoteDeliveriesPerSecond float64 `json:"vote_deliveries_per_s"`
+	EventBytes              int     `json:"event_bytes"` // a vote event in the log
+
+	// Fan-out after the spike: the exact final totals reach every viewer.
+	FinalTotalsMS          float64 `json:"final_totals_ms"` // last ack to the last viewer
+	FinalTotalsP50MS       float64 `json:"final_totals_p50_ms"`
+	FanoutDeliveries       int64   `json:"fanout_deliveries"`
+	FanoutCPUPerDeliveryUS float64 `json:"fanout_cpu_us_per_delivery"`
+
+	// Probes: single votes on a quiet server, one frame to every viewer.
+	Probes                int       `json:"probes"`
+	ProbeLastViewerMS     []float64 `json:"probe_last_viewer_ms"` // per probe: its ack to the last viewer
+	ProbeDeliveries       int64     `json:"probe_deliveries"`
+	ProbeCPUPerDeliveryUS float64   `json:"probe_cpu_us_per_delivery"`
+
+	TallyDurableMS float64  `json:"tally_durable_ms"` // last ack to no events pending in the tally
+	Expected       []int64  `json:"expected"`         // accepted votes per option (plus the poll's earlier counts)
+	Counts         []int64  `json:"counts"`           // GET /api/polls/{id}/results
+	Exact          bool     `json:"exact"`
+	Failures       []string `json:"failures"`
+}
+
+// LatencyMS is a latency distribution in milliseconds.
+type LatencyMS struct {
+	P50  float64 `json:"p50"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+}
+
+func latencyMS(l Latencies) LatencyMS {
+	s := l.Summarize()
+	return LatencyMS{P50: ms(s.P50), P99: ms(s.P99), P999: ms(s.P999), Max: ms(s.Max)}
+}
+
+// ms rounds to 0.01 ms.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()/10) / 100 }
+
+func (r *Report) fail(format string, args ...any) {
+	r.Failures = append(r.Failures, fmt.Sprintf(format, args...))
+}
+
+// OK reports whether every check passed.
+func (r *Report) OK() bool { return len(r.Failures) == 0 }
+
+// ResultLine is the machine-readable line: "RESULT " and the report as
+// one line of JSON.
+func (r *Report) ResultLine() string {
+	b, _ := json.Marshal(r) // plain fields always marshal
+	return "RESULT " + string(b)
+}
+
+// WriteSummary writes the human-readable summary and then the RESULT line.
+func (r *Report) WriteSummary(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("votecast load: %d viewers on poll %s at %s", r.Viewers, r.Poll, r.URL)
+	p("  connect   %d/%d connected in %.1fs (%.0f/s), %d failed, %d source addresses",
+		r.Connected, r.Viewers+r.Probes, r.ConnectSeconds, r.ConnectsPerSecond, r.ConnectFailures, r.Sources)
+	if r.RSSIdle > 0 {
+		p("  idle      server RSS %s -> %s: %.1f KiB per connection (%.1f goroutines, %.1f KiB stack, %.1f KiB heap in use); idle CPU %.1f%% of a core",
+			mib(r.RSSBefore), mib(r.RSSIdle), r.IdleBytesPerConn/1024, r.IdleGoroutinesPerConn,
+			r.IdleStackPerConn/1024, r.IdleHeapPerConn/1024, r.IdleCPUPercent)
+	}
+	if r.Votes > 0 {
+		how := "all at once"
+		if r.TargetRate > 0 {
+			how = fmt.Sprintf("at a target of %.0f/s", r.TargetRate)
+		}
+		p("  votes     %d sent %s (achieved %.0f/s); answers: %s; %d retry answers resent",
+			r.Votes, how, r.SendRate, statusList(r.Statuses), r.Retries)
+		p("            accepted %.0f votes/s (%d in %.3fs); ack p50 %.1f ms, p99 %.1f ms, p999 %.1f ms, max %.1f ms",
+			r.AcceptedPerSecond, r.Accepted, r.VoteSeconds, r.AckMS.P50, r.AckMS.P99, r.AckMS.P999, r.AckMS.Max)
+		p("            first send to final answer (retries included) p99 %.1f ms, max %.1f ms; server CPU %.1f µs per accepted vote",
+			r.AnswerMS.P99, r.AnswerMS.Max, r.CPUPerVoteUS)
+		p("            meanwhile %d results frames delivered to viewers (%.0f/s)", r.VoteDeliveries, r.VoteDeliveriesPerSecond)
+	}
+	if r.FanoutDeliveries > 0 {
+		p("  fan-out   every viewer saw the final totals %.1f ms after the last ack (median viewer %.1f ms); %d deliveries, %.1f µs server CPU each",
+			r.FinalTotalsMS, r.FinalTotalsP50MS, r.FanoutDeliveries, r.FanoutCPUPerDeliveryUS)
+	}
+	if len(r.ProbeLastViewerMS) > 0 {
+		p("  probes    %d single votes, ack to last viewer: %s ms; %d deliveries, %.1f µs server CPU each",
+			len(r.ProbeLastViewerMS), joinFloats(r.ProbeLastViewerMS), r.ProbeDeliveries, r.ProbeCPUPerDeliveryUS)
+	}
+	if r.TallyDurableMS > 0 {
+		p("  tally     nothing pending %.0f ms after the last ack", r.TallyDurableMS)
+	}
+	if r.Counts != nil {
+		verdict := "exact"
+		if !r.Exact {
+			verdict = "MISMATCH"
+		}
+		p("  totals    %s: results %v, accepted %v", verdict, r.Counts, r.Expected)
+	}
+	for _, f := range r.Failures {
+		p("  FAIL      %s", f)
+	}
+	p("%s", r.ResultLine())
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func statusList(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinFloats(fs []float64) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = fmt.Sprintf("%.1f", f)
+	}
+	return strings.Join(parts, " / ")
+}

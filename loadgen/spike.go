@@ -1,0 +1,114 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// spike has every voter vote once, at once or paced at Rate, and waits for
+// every final answer.
+func (r *run) spike(ctx context.Context) bool {
+	t := newVoteTracker(len(r.voters), r.rep.Options)
+	p0, err := r.tgt.process(ctx)
+	if err != nil {
+		r.rep.fail("vote: %v", err)
+		return false
+	}
+	stop := r.progress("vote", func() string {
+		pending, accepted := t.counts()
+		return fmt.Sprintf("%d/%d answered, %d accepted", len(r.voters)-pending, len(r.voters), accepted)
+	})
+	framesBefore := frames(r.all)
+	r.send(ctx, t)
+	ok := r.await(ctx, t.done)
+	framesAfter := frames(r.all)
+	if ok {
+		r.processAt, err = r.tgt.process(ctx)
+	}
+	stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rep := r.rep
+	rep.Votes = len(r.voters)
+	for k, n := range t.statuses {
+		rep.Statuses[k] += n
+	}
+	rep.Retries, rep.Accepted = t.retries, t.statuses[schema.StatusAccepted]
+	if !ok {
+		rep.fail("%d of %d votes had no final answer within %s", t.want, len(r.voters), r.cfg.PhaseTimeout)
+		return false
+	}
+	if err != nil {
+		rep.fail("vote: %v", err)
+		return false
+	}
+	if rep.Accepted != rep.Votes {
+		rep.fail("%d of %d votes were not accepted: %s", rep.Votes-rep.Accepted, rep.Votes, statusList(t.statuses))
+	}
+	var first, lastFirst int64
+	for _, v := range r.voters {
+		s := v.firstSent.Load()
+		if s != 0 && (first == 0 || s < first) {
+			first = s
+		}
+		lastFirst = max(lastFirst, s)
+	}
+	r.spikeAck = t.lastAck
+	rep.VoteSeconds = time.Duration(t.lastAck - first).Seconds()
+	if rep.VoteSeconds > 0 {
+		rep.AcceptedPerSecond = float64(rep.Accepted) / rep.VoteSeconds
+	}
+	if lastFirst > first {
+		rep.SendRate = float64(len(r.voters)-1) / time.Duration(lastFirst-first).Seconds()
+	}
+	rep.AckMS, rep.AnswerMS = latencyMS(t.ack), latencyMS(t.full)
+	rep.VoteDeliveries = framesAfter - framesBefore
+	if rep.VoteSeconds > 0 {
+		rep.VoteDeliveriesPerSecond = float64(rep.VoteDeliveries) / rep.VoteSeconds
+	}
+	if rep.Accepted > 0 {
+		rep.CPUPerVoteUS = (r.processAt.CPUSeconds - p0.CPUSeconds) / float64(rep.Accepted) * 1e6
+	}
+	for i, n := range t.accepted {
+		r.expected[i] += n
+		r.target += n
+	}
+	return true
+}
+
+// send hands the voters to a pool of writers, paced when Rate is set.
+func (r *run) send(ctx context.Context, t *voteTracker) {
+	queue := make(chan *viewer, 1024)
+	var wg sync.WaitGroup
+	for range min(128, len(r.voters)) {
+		wg.Go(func() {
+			for v := range queue {
+				v.vote(t)
+			}
+		})
+	}
+	start := time.Now()
+	for i, v := range r.voters {
+		if r.cfg.Rate > 0 {
+			due := start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))
+			if d := time.Until(due); d > time.Millisecond {
+				select {
+				case <-ctx.Done():
+				case <-time.After(d):
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			v.votes.Store(t)
+			v.finish(statusUnsent)
+			continue
+		}
+		queue <- v
+	}
+	close(queue)
+	wg.Wait()
+}

@@ -1,0 +1,171 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// target is the server under load, as the producer API and /metrics show it.
+type target struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+func (t *target) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// openPoll creates and opens a poll with n options and live results.
+func (t *target) openPoll(ctx context.Context, n int) (schema.Poll, error) {
+	spec := schema.PollSpec{Question: "votecast load: which one?", Results: schema.ResultsLive}
+	for i := range n {
+		spec.Options = append(spec.Options, "option "+strconv.Itoa(i+1))
+	}
+	var p schema.Poll
+	if err := t.do(ctx, "POST", "/api/polls", spec, &p); err != nil {
+		return p, fmt.Errorf("create poll: %w", err)
+	}
+	if err := t.do(ctx, "POST", "/api/polls/"+p.ID+"/open", nil, &p); err != nil {
+		return p, fmt.Errorf("open poll: %w", err)
+	}
+	return p, nil
+}
+
+func (t *target) poll(ctx context.Context, id string) (schema.Poll, error) {
+	var p schema.Poll
+	err := t.do(ctx, "GET", "/api/polls/"+id, nil, &p)
+	return p, err
+}
+
+func (t *target) results(ctx context.Context, id string) (schema.Totals, error) {
+	var tot schema.Totals
+	err := t.do(ctx, "GET", "/api/polls/"+id+"/results", nil, &tot)
+	return tot, err
+}
+
+// tallyPending is the number of events the tally has not yet made durable.
+func (t *target) tallyPending(ctx context.Context) (uint64, error) {
+	var st struct {
+		TallyPending uint64 `json:"tally_pending"`
+	}
+	err := t.do(ctx, "GET", "/api/stats", nil, &st)
+	return st.TallyPending, err
+}
+
+// process is the server's resource use as its Prometheus process and Go
+// collectors report it. The Go runtime gauges are optional (zero when
+// missing); they split the memory of idle connections into stacks and heap.
+type process struct {
+	RSS        int64   // bytes
+	CPUSeconds float64 // user + system since start
+	Goroutines int64
+	StackBytes int64 // go_memstats_stack_inuse_bytes
+	HeapBytes  int64 // go_memstats_heap_inuse_bytes
+}
+
+// process reads /metrics.
+func (t *target) process(ctx context.Context) (process, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", t.base+"/metrics", nil)
+	if err != nil {
+		return process{}, err
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return process{}, fmt.Errorf("read /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return process{}, fmt.Errorf("read /metrics: %s", resp.Status)
+	}
+	return parseProcess(resp.Body)
+}
+
+// parseProcess picks the gauges it needs out of the Prometheus text
+// format; RSS and CPU must be there.
+func parseProcess(r io.Reader) (process, error) {
+	var p process
+	var seen int
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		var dst *int64
+		switch name {
+		case "process_resident_memory_bytes":
+			dst, seen = &p.RSS, seen|1
+		case "process_cpu_seconds_total":
+			f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			if err != nil {
+				return p, fmt.Errorf("read /metrics: %s: %w", name, err)
+			}
+			p.CPUSeconds, seen = f, seen|2
+			continue
+		case "go_goroutines":
+			dst = &p.Goroutines
+		case "go_memstats_stack_inuse_bytes":
+			dst = &p.StackBytes
+		case "go_memstats_heap_inuse_bytes":
+			dst = &p.HeapBytes
+		default:
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return p, fmt.Errorf("read /metrics: %s: %w", name, err)
+		}
+		*dst = int64(f)
+	}
+	if err := sc.Err(); err != nil {
+		return p, fmt.Errorf("read /metrics: %w", err)
+	}
+	if seen != 3 {
+		return p, fmt.Errorf("read /metrics: process_resident_memory_bytes or process_cpu_seconds_total missing (is the process collector registered?)")
+	}
+	return p, nil
+}

@@ -1,0 +1,123 @@
+package loadgen
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// Final answers that are not server statuses.
+const (
+	statusUnsent       = "unsent"       // the frame could not be written
+	statusDisconnected = "disconnected" // the connection ended before the answer
+	statusErrorFrame   = "error_frame"  // the server answered with an error frame
+)
+
+// voteTracker collects the final answers of a set of votes.
+type voteTracker struct {
+	mu       sync.Mutex
+	want     int
+	statuses map[string]int
+	accepted []int64   // per option
+	ack      Latencies // last send -> final answer
+	full     Latencies // first send -> final answer, retries included
+	lastAck  int64
+	retries  int
+	done     chan struct{}
+}
+
+func newVoteTracker(want, options int) *voteTracker {
+	t := &voteTracker{want: want, statuses: map[string]int{}, accepted: make([]int64, options),
+		ack: make(Latencies, 0, want), full: make(Latencies, 0, want), done: make(chan struct{})}
+	if want == 0 {
+		close(t.done)
+	}
+	return t
+}
+
+func (t *voteTracker) answer(v *viewer, status string, now int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.statuses[status]++
+	switch status {
+	case schema.StatusAccepted:
+		t.accepted[v.option]++
+		fallthrough
+	case schema.StatusDuplicate, schema.StatusRejected:
+		t.ack = append(t.ack, time.Duration(now-v.lastSent.Load()))
+		t.full = append(t.full, time.Duration(now-v.firstSent.Load()))
+		t.lastAck = max(t.lastAck, now)
+	}
+	if t.want--; t.want == 0 {
+		close(t.done)
+	}
+}
+
+func (t *voteTracker) retried() {
+	t.mu.Lock()
+	t.retries++
+	t.mu.Unlock()
+}
+
+// answered returns how many answers are still awaited and how many are in.
+func (t *voteTracker) counts() (pending, accepted int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.want, t.statuses[schema.StatusAccepted]
+}
+
+// round is one fan-out measurement: done closes when every viewer has seen
+// a results frame with a total of at least target (or has gone).
+type round struct {
+	target    int64
+	remaining atomic.Int64
+	done      chan struct{}
+}
+
+// fanout tracks the current round. Readers call observe on every results
+// frame; the run arms a round and then observes every viewer once itself,
+// so a viewer that saw the target before the round was armed counts too.
+type fanout struct {
+	cur atomic.Pointer[round]
+}
+
+func (f *fanout) arm(target int64, vs []*viewer) *round {
+	r := &round{target: target, done: make(chan struct{})}
+	r.remaining.Store(int64(len(vs)))
+	if len(vs) == 0 {
+		close(r.done)
+	}
+	f.cur.Store(r)
+	for _, v := range vs {
+		if v.gone.Load() {
+			f.count(r, v)
+		} else {
+			f.observe(v)
+		}
+	}
+	return r
+}
+
+func (f *fanout) observe(v *viewer) {
+	if r := f.cur.Load(); r != nil && v.total.Load() >= r.target {
+		f.count(r, v)
+	}
+}
+
+// count takes v off the round's remaining viewers, once.
+func (f *fanout) count(r *round, v *viewer) {
+	for {
+		old := v.counted.Load()
+		if old == r.target {
+			return
+		}
+		if v.counted.CompareAndSwap(old, r.target) {
+			if r.remaining.Add(-1) == 0 {
+				close(r.done)
+			}
+			return
+		}
+	}
+}
