@@ -11,6 +11,8 @@
 //
 // Concurrency: each connection has two goroutines, its reader (the HTTP
 // handler's) and its writer, plus one short-lived goroutine per vote in
-// flight. Server.Close stops accepting and waits for in-flight publishes;
-// closing connections is the HTTP server's Shutdown plus Server.GoingAway.
+// flight; one janitor goroutine per Server closes sockets stuck in a write
+// (no timer per write). Server.Close stops accepting and waits for
+// in-flight publishes; GoingAway closes the sockets with 1001; Stop ends
+// the janitor.
 package ingest

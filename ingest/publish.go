@@ -130,7 +130,17 @@ func (v *viewer) await(fut jetstream.PubAckFuture, poll schema.Poll, shard int, 
 // its shard's close marker, so the answer waits for the markers.
 func (v *viewer) resolve(ack *jetstream.PubAck, poll schema.Poll, shard int, f schema.VoteFrame) schema.Ack {
 	if ack.Duplicate {
-		return schema.Ack{ID: f.ID, Status: schema.StatusDuplicate, Reason: "already voted"}
+		// JetStream names the stored message. If it is this very frame
+		// (a resend after "retry" or a lost answer), the vote is in the
+		// log: say so, so the viewer is not told it voted twice.
+		if !v.s.sameFrame(&poll, ack.Sequence, v.user, f.ID) {
+			return schema.Ack{ID: f.ID, Status: schema.StatusDuplicate, Reason: "already voted"}
+		}
+		a := v.resolve(&jetstream.PubAck{Stream: ack.Stream, Sequence: ack.Sequence}, poll, shard, f)
+		if a.Status == schema.StatusAccepted {
+			a.Status, a.Reason = schema.StatusDuplicate, "already counted"
+		}
+		return a
 	}
 	if now, ok := v.s.opts.Polls.Get(poll.ID); ok && now.State == schema.Open {
 		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted}
@@ -152,4 +162,25 @@ func (v *viewer) forget(id string) {
 	v.votes.mu.Lock()
 	delete(v.votes.keys, id)
 	v.votes.mu.Unlock()
+}
+
+// sameFrame reports whether the vote stored at seq is the frame with this
+// client key. With a per-frame dedup key it always is; with the per-user
+// key of a one-vote poll the stored event is read (rare: only repeats).
+func (s *Server) sameFrame(p *schema.Poll, seq uint64, user, clientKey string) bool {
+	if schema.DedupKey(p, user, clientKey) != schema.DedupKey(p, user, "") {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stream, err := s.opts.JS.Stream(ctx, schema.VotesStream)
+	if err != nil {
+		return false
+	}
+	m, err := stream.GetMsg(ctx, seq)
+	if err != nil {
+		return false
+	}
+	ev, err := schema.DecodeEvent(m.Data)
+	return err == nil && ev.User == user && ev.ClientKey == clientKey
 }

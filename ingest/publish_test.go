@@ -104,6 +104,13 @@ func TestVoteAnswersAfterPubAck(t *testing.T) {
 	if got := string(<-w.acks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
 		t.Fatalf("second socket: %s", got)
 	}
+	// The same frame resent on a new connection (its answer was lost, or
+	// it was told to retry after a slow PubAck): it is in the log.
+	x := testViewer(s, "u1", p.ID)
+	x.vote(schema.VoteFrame{ID: "k1", Option: 1, Count: 1})
+	if got := string(<-x.acks); !strings.Contains(got, `"status":"duplicate","reason":"already counted"`) {
+		t.Fatalf("resent frame: %s", got)
+	}
 	st, _ := js.Stream(context.Background(), schema.VotesStream)
 	if n := st.CachedInfo().State.Msgs; n != 1 {
 		t.Fatalf("stream holds %d votes, want 1", n)

@@ -42,9 +42,11 @@ type Options struct {
 	// AllowOrigins are partner origins ("https://partner.example") allowed
 	// to open viewer sockets besides this server's own origin.
 	AllowOrigins []string
-	// MaxInFlight caps publishes awaiting a PubAck; zero value: 8192.
+	// MaxInFlight caps publishes awaiting a PubAck; zero value: 4096.
+	// Keep it below what the log acknowledges within PublishTimeout, so a
+	// full node answers "retry" at once rather than "slow" after the fact.
 	MaxInFlight int
-	// PublishTimeout bounds the wait for a PubAck; zero value: 5s.
+	// PublishTimeout bounds the wait for a PubAck; zero value: 10s.
 	PublishTimeout time.Duration
 	// MaxConns caps viewer connections on this node; zero value: 200000.
 	MaxConns int
@@ -75,7 +77,12 @@ type Server struct {
 	viewers map[*viewer]struct{}
 	closing atomic.Bool
 	pending sync.WaitGroup // publishes in flight
-	acks    [4]atomic.Int64
+
+	janitorOnce sync.Once
+	closeOnce   sync.Once
+	janitorStop chan struct{}
+	janitorDone chan struct{}
+	acks        [4]atomic.Int64
 }
 
 var statuses = [4]string{schema.StatusAccepted, schema.StatusDuplicate, schema.StatusRejected, schema.StatusRetry}
@@ -104,10 +111,10 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("new ingest server: JS, Polls, Feed and Identity are required")
 	}
 	if opts.MaxInFlight == 0 {
-		opts.MaxInFlight = 8192
+		opts.MaxInFlight = 4096
 	}
 	if opts.PublishTimeout == 0 {
-		opts.PublishTimeout = 5 * time.Second
+		opts.PublishTimeout = 10 * time.Second
 	}
 	if opts.MaxConns == 0 {
 		opts.MaxConns = 200_000
@@ -129,6 +136,7 @@ func New(opts Options) (*Server, error) {
 		opts: opts, log: opts.Logger.With("role", "ingest"), metrics: newMetrics(opts.Registerer),
 		patterns: patterns, inFlight: make(chan struct{}, opts.MaxInFlight),
 		perIP: map[string]int{}, viewers: map[*viewer]struct{}{},
+		janitorStop: make(chan struct{}), janitorDone: make(chan struct{}),
 	}, nil
 }
 
@@ -170,6 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.release(ip)
+	s.janitorOnce.Do(func() { go s.janitor() })
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.patterns})
 	if err != nil {
 		return // Accept has answered (403 for a foreign Origin)
@@ -222,8 +231,31 @@ func (s *Server) track(v *viewer, add bool) {
 // Conns is the number of open viewer connections.
 func (s *Server) Conns() int64 { return s.conns.Load() }
 
+// janitor closes sockets whose write has been stuck for writeTimeout: a
+// viewer whose phone went away mid-write must not hold its goroutines.
+func (s *Server) janitor() {
+	defer close(s.janitorDone)
+	t := time.NewTicker(writeTimeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.janitorStop:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			for v := range s.viewers {
+				if start := v.writeStart.Load(); start != 0 && now.UnixNano()-start > int64(writeTimeout) {
+					v.c.CloseNow()
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
 // Close stops accepting votes and waits for publishes in flight to be
-// answered (or ctx to end); then GoingAway closes the sockets.
+// answered (or ctx to end); then GoingAway closes the sockets, and Stop
+// ends the janitor once the HTTP server has shut down.
 func (s *Server) Close(ctx context.Context) error {
 	s.closing.Store(true)
 	done := make(chan struct{})
@@ -233,6 +265,17 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("ingest: wait for in-flight publishes: %w", ctx.Err())
+	}
+}
+
+// Stop ends the janitor; call it last, after the HTTP server has shut down.
+// Safe to call twice.
+func (s *Server) Stop() {
+	started := true
+	s.janitorOnce.Do(func() { started = false })
+	s.closeOnce.Do(func() { close(s.janitorStop) })
+	if started {
+		<-s.janitorDone
 	}
 }
 

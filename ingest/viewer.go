@@ -30,8 +30,11 @@ type viewer struct {
 	poll string
 
 	results atomic.Pointer[[]byte] // newest results frame not yet written
-	wake    chan struct{}          // results waiting; capacity 1
-	acks    chan []byte
+	// writeStart is when the write under way began (unix ns), 0 when the
+	// writer is idle; the server's janitor closes sockets stuck in a write.
+	writeStart atomic.Int64
+	wake       chan struct{} // results waiting; capacity 1
+	acks       chan []byte
 	// kicked is closed when the server ends the connection; the writer
 	// then writes the acks already queued and closes with kickCode.
 	kicked     chan struct{}
@@ -93,7 +96,8 @@ func (v *viewer) serve(ctx context.Context) {
 	select {
 	case <-v.kicked: // the writer is closing with a status: let it finish
 	default:
-		cancel() // the viewer left
+		cancel() // the viewer left: unblock a write in progress
+		v.c.CloseNow()
 	}
 	<-writerDone
 	v.c.CloseNow()
@@ -172,15 +176,15 @@ func (v *viewer) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case f := <-v.acks:
-			if !v.write(ctx, f) {
+			if !v.write(f) {
 				return
 			}
 		case <-v.wake:
-			if f := v.results.Swap(nil); f != nil && !v.write(ctx, *f) {
+			if f := v.results.Swap(nil); f != nil && !v.write(*f) {
 				return
 			}
 		case <-v.kicked:
-			v.drainAcks(ctx)
+			v.drainAcks()
 			v.c.Close(v.kickCode, v.kickReason)
 			return
 		}
@@ -189,11 +193,11 @@ func (v *viewer) writeLoop(ctx context.Context) {
 
 // drainAcks writes the acks already queued: a viewer told to go away
 // still learns what became of its votes.
-func (v *viewer) drainAcks(ctx context.Context) {
+func (v *viewer) drainAcks() {
 	for {
 		select {
 		case f := <-v.acks:
-			if !v.write(ctx, f) {
+			if !v.write(f) {
 				return
 			}
 		default:
@@ -202,13 +206,15 @@ func (v *viewer) drainAcks(ctx context.Context) {
 	}
 }
 
-func (v *viewer) write(ctx context.Context, frame []byte) bool {
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	if err := v.c.Write(wctx, websocket.MessageText, frame); err != nil {
-		if !errors.Is(err, context.Canceled) {
-			v.c.CloseNow()
-		}
+// write sends one frame. It sets no timer per write (a timer per frame per
+// viewer is most of the fan-out's cost); a write stuck past writeTimeout is
+// ended by the server's janitor closing the socket.
+func (v *viewer) write(frame []byte) bool {
+	v.writeStart.Store(time.Now().UnixNano())
+	err := v.c.Write(context.Background(), websocket.MessageText, frame)
+	v.writeStart.Store(0)
+	if err != nil {
+		v.c.CloseNow()
 		return false
 	}
 	return true

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/votecast/votecast/schema"
 )
 
 // spike has every voter vote once, at once or paced at Rate, and waits for
@@ -37,7 +35,7 @@ func (r *run) spike(ctx context.Context) bool {
 	for k, n := range t.statuses {
 		rep.Statuses[k] += n
 	}
-	rep.Retries, rep.Accepted = t.retries, t.statuses[schema.StatusAccepted]
+	rep.Retries, rep.Accepted = t.retries, counted(t.statuses)
 	if !ok {
 		rep.fail("%d of %d votes had no final answer within %s", t.want, len(r.voters), r.cfg.PhaseTimeout)
 		return false

@@ -13,7 +13,16 @@ const (
 	statusUnsent       = "unsent"       // the frame could not be written
 	statusDisconnected = "disconnected" // the connection ended before the answer
 	statusErrorFrame   = "error_frame"  // the server answered with an error frame
+	// statusCountedResend is "duplicate: already counted": a frame resent
+	// after a retry that the log already holds. The vote counts, as a
+	// real client shows it.
+	statusCountedResend = "counted_resend"
 )
+
+// counted is how many votes the log holds among the answers.
+func counted(statuses map[string]int) int {
+	return statuses[schema.StatusAccepted] + statuses[statusCountedResend]
+}
 
 // voteTracker collects the final answers of a set of votes.
 type voteTracker struct {
@@ -42,7 +51,7 @@ func (t *voteTracker) answer(v *viewer, status string, now int64) {
 	defer t.mu.Unlock()
 	t.statuses[status]++
 	switch status {
-	case schema.StatusAccepted:
+	case schema.StatusAccepted, statusCountedResend:
 		t.accepted[v.option]++
 		fallthrough
 	case schema.StatusDuplicate, schema.StatusRejected:
@@ -65,7 +74,7 @@ func (t *voteTracker) retried() {
 func (t *voteTracker) counts() (pending, accepted int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.want, t.statuses[schema.StatusAccepted]
+	return t.want, counted(t.statuses)
 }
 
 // round is one fan-out measurement: done closes when every viewer has seen

@@ -168,6 +168,7 @@ func (v *viewer) sawTotal(t int64) {
 type ackFrame struct {
 	ID           string `json:"id"`
 	Status       string `json:"status"`
+	Reason       string `json:"reason"`
 	RetryAfterMS int    `json:"retry_after_ms"`
 }
 
@@ -175,6 +176,10 @@ func (v *viewer) ack(b []byte) {
 	var a ackFrame
 	if json.Unmarshal(b, &a) != nil || a.ID != voteKey {
 		v.r.errorFrames.Add(1)
+		return
+	}
+	if a.Status == schema.StatusDuplicate && a.Reason == "already counted" {
+		v.finish(statusCountedResend)
 		return
 	}
 	if a.Status != schema.StatusRetry {

@@ -69,7 +69,7 @@ func serveCommand() *ffcli.Command {
 	fs.StringVar(&c.allowOrigins, "allow-origin", "", "comma-separated partner origins allowed to embed polls")
 	fs.IntVar(&c.shards, "shards", 16, "shard count of new polls")
 	fs.DurationVar(&c.interval, "totals-interval", 100*time.Millisecond, "shortest time between two totals frames of a poll")
-	fs.IntVar(&c.maxInFlight, "max-in-flight", 8192, "publishes awaiting a PubAck before votes get retry")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", 4096, "publishes awaiting a PubAck before votes get retry")
 	fs.IntVar(&c.maxConns, "max-conns", 200_000, "viewer connections on this node")
 	fs.IntVar(&c.maxConnsIP, "max-conns-per-ip", 20_000, "viewer connections from one address")
 	fs.Float64Var(&c.voteRate, "vote-rate", 5, "frames per second per connection (burst 4x)")
@@ -111,7 +111,7 @@ func serve(ctx context.Context, c serveConfig) error {
 
 	link, err := c.nats.dial("votecast-serve", log,
 		jetstream.WithPublishAsyncMaxPending(c.maxInFlight+64),
-		jetstream.WithPublishAsyncTimeout(5*time.Second))
+		jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return err
 	}
@@ -230,6 +230,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	ing.GoingAway()
 	_ = srv.Shutdown(shutdown)
+	ing.Stop()
 	stopRoles() // tally flushes and acks what it folded
 	wg.Wait()
 	log.Info("votecast stopped")
