@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
@@ -71,15 +72,31 @@ func newTestServer(tb testing.TB, spec schema.PollSpec) (*Server, schema.Poll, j
 	return s, p, js
 }
 
-func testViewer(s *Server, user, poll string) *viewer {
-	v := newViewer(s, nil, user, poll)
+// fakeConn hands written frames to the test.
+type fakeConn struct{ acks chan []byte }
+
+func (f *fakeConn) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	<-ctx.Done()
+	return 0, nil, ctx.Err()
+}
+func (f *fakeConn) Write(_ context.Context, _ websocket.MessageType, p []byte) error {
+	f.acks <- p
+	return nil
+}
+func (f *fakeConn) Close(websocket.StatusCode, string) error { return nil }
+func (f *fakeConn) CloseNow() error                          { return nil }
+
+// testViewer is a viewer without a socket; its acks arrive on the channel.
+func testViewer(s *Server, user, poll string) (*viewer, chan []byte) {
+	fc := &fakeConn{acks: make(chan []byte, 1024)}
+	v := newViewer(s, fc, user, poll)
 	v.votes = &voteState{keys: map[string]string{}}
-	return v
+	return v, fc.acks
 }
 
 func TestVoteAnswersAfterPubAck(t *testing.T) {
 	s, p, js := newTestServer(t, schema.PollSpec{Question: "q", Options: []string{"a", "b"}})
-	v := testViewer(s, "u1", p.ID)
+	v, acks := testViewer(s, "u1", p.ID)
 	tests := []struct {
 		frame      schema.VoteFrame
 		wantStatus string
@@ -92,23 +109,23 @@ func TestVoteAnswersAfterPubAck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		v.vote(tc.frame)
-		got := string(<-v.acks)
+		got := string(<-acks)
 		want := string(schema.AppendAck(nil, schema.Ack{ID: tc.frame.ID, Status: tc.wantStatus, Reason: tc.wantReason}))
 		if got != want {
 			t.Fatalf("vote %+v: %s, want %s", tc.frame, got, want)
 		}
 	}
 	// A second connection of the same user: JetStream's dedup key stops it.
-	w := testViewer(s, "u1", p.ID)
+	w, wacks := testViewer(s, "u1", p.ID)
 	w.vote(schema.VoteFrame{ID: "k9", Option: 0, Count: 1})
-	if got := string(<-w.acks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
+	if got := string(<-wacks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
 		t.Fatalf("second socket: %s", got)
 	}
 	// The same frame resent on a new connection (its answer was lost, or
 	// it was told to retry after a slow PubAck): it is in the log.
-	x := testViewer(s, "u1", p.ID)
+	x, xacks := testViewer(s, "u1", p.ID)
 	x.vote(schema.VoteFrame{ID: "k1", Option: 1, Count: 1})
-	if got := string(<-x.acks); !strings.Contains(got, `"status":"duplicate","reason":"already counted"`) {
+	if got := string(<-xacks); !strings.Contains(got, `"status":"duplicate","reason":"already counted"`) {
 		t.Fatalf("resent frame: %s", got)
 	}
 	st, _ := js.Stream(context.Background(), schema.VotesStream)
@@ -125,16 +142,16 @@ func TestInFlightCapAnswersRetry(t *testing.T) {
 	for range cap(s.inFlight) {
 		s.inFlight <- struct{}{} // the node is saturated
 	}
-	v := testViewer(s, "u1", p.ID)
+	v, acks := testViewer(s, "u1", p.ID)
 	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1})
-	if got := string(<-v.acks); !strings.Contains(got, `"status":"retry","reason":"busy","retry_after_ms":`) {
+	if got := string(<-acks); !strings.Contains(got, `"status":"retry","reason":"busy","retry_after_ms":`) {
 		t.Fatalf("saturated node answered %s", got)
 	}
 	for range cap(s.inFlight) {
 		<-s.inFlight
 	}
 	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1}) // the retry goes through
-	if got := string(<-v.acks); !strings.Contains(got, `"accepted"`) {
+	if got := string(<-acks); !strings.Contains(got, `"accepted"`) {
 		t.Fatalf("retry answered %s", got)
 	}
 }
@@ -145,8 +162,9 @@ func BenchmarkPublishPipeline(b *testing.B) {
 	s, p, _ := newTestServer(b, schema.PollSpec{Question: "q", Options: []string{"a", "b", "c"}, VotesPerUser: 1, AllowChange: true})
 	const window = 256
 	viewers := make([]*viewer, window)
+	acks := make([]chan []byte, window)
 	for i := range viewers {
-		viewers[i] = testViewer(s, fmt.Sprintf("user-%d", i), p.ID)
+		viewers[i], acks[i] = testViewer(s, fmt.Sprintf("user-%d", i), p.ID)
 	}
 	b.ResetTimer()
 	start := time.Now()
@@ -156,7 +174,7 @@ func BenchmarkPublishPipeline(b *testing.B) {
 			viewers[j].vote(schema.VoteFrame{ID: fmt.Sprintf("k%d", i+j), Option: (i + j) % 3, Count: 1})
 		}
 		for j := range n {
-			<-viewers[j].acks
+			<-acks[j]
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "votes/s")

@@ -244,7 +244,7 @@ func (s *Server) janitor() {
 		case now := <-t.C:
 			s.mu.Lock()
 			for v := range s.viewers {
-				if start := v.writeStart.Load(); start != 0 && now.UnixNano()-start > int64(writeTimeout) {
+				if start := v.out.writeStart.Load(); start != 0 && now.UnixNano()-start > int64(writeTimeout) {
 					v.c.CloseNow()
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -14,33 +13,31 @@ import (
 )
 
 const (
-	ackQueue     = 64 // acks waiting for the writer; a viewer this far behind is dropped
-	writeTimeout = 10 * time.Second
-	floodWindow  = 10 * time.Second
-	floodFrames  = 100 // frames over the rate limit within floodWindow that close the socket
-	maxKeys      = 1024
+	ackQueue    = 64 // acks waiting to be written; a viewer this far behind is dropped
+	floodWindow = 10 * time.Second
+	floodFrames = 100 // frames over the rate limit within floodWindow that close the socket
+	maxKeys     = 1024
 )
 
+// conn is what a viewer needs of its WebSocket (*websocket.Conn).
+type conn interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
 // viewer is one WebSocket connection. Idle viewers are the bulk of a show,
-// so the vote state is allocated on the first vote only.
+// so an idle viewer is its reader goroutine and a few words: the writer
+// runs only while there is something to write (writer.go), and the vote
+// state is allocated on the first vote.
 type viewer struct {
 	s    *Server
-	c    *websocket.Conn
+	c    conn
 	user string
 	poll string
 
-	results atomic.Pointer[[]byte] // newest results frame not yet written
-	// writeStart is when the write under way began (unix ns), 0 when the
-	// writer is idle; the server's janitor closes sockets stuck in a write.
-	writeStart atomic.Int64
-	wake       chan struct{} // results waiting; capacity 1
-	acks       chan []byte
-	// kicked is closed when the server ends the connection; the writer
-	// then writes the acks already queued and closes with kickCode.
-	kicked     chan struct{}
-	kickOnce   sync.Once
-	kickCode   websocket.StatusCode
-	kickReason string
+	out outbox // frames waiting to be written, and the writer's state
 
 	votes *voteState // reader goroutine only, but for keys (see voteState)
 }
@@ -55,51 +52,24 @@ type voteState struct {
 	used int               // votes this connection knows the user spent (no-change polls)
 }
 
-func newViewer(s *Server, c *websocket.Conn, user, poll string) *viewer {
-	return &viewer{s: s, c: c, user: user, poll: poll,
-		wake: make(chan struct{}, 1), acks: make(chan []byte, ackQueue), kicked: make(chan struct{})}
+func newViewer(s *Server, c conn, user, poll string) *viewer {
+	return &viewer{s: s, c: c, user: user, poll: poll}
 }
-
-// Offer is the broadcast feed's hand-off: keep the newest, wake the writer.
-func (v *viewer) Offer(frame []byte) {
-	v.results.Store(&frame)
-	select {
-	case v.wake <- struct{}{}:
-	default:
-	}
-}
-
-// kick ends the connection from the server's side, once.
-func (v *viewer) kick(code websocket.StatusCode, reason string) {
-	v.kickOnce.Do(func() {
-		v.kickCode, v.kickReason = code, reason
-		close(v.kicked)
-	})
-}
-
-func (v *viewer) goAway() { v.kick(websocket.StatusGoingAway, "server shutting down") }
 
 func (v *viewer) serve(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	first, unsubscribe := v.s.opts.Feed.Subscribe(v.poll, v)
 	defer unsubscribe()
 	if first != nil {
 		v.Offer(first)
 	}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		v.writeLoop(ctx)
-	}()
 	v.readLoop(ctx)
-	select {
-	case <-v.kicked: // the writer is closing with a status: let it finish
-	default:
-		cancel() // the viewer left: unblock a write in progress
-		v.c.CloseNow()
+	if !v.out.closing() {
+		v.c.CloseNow() // the viewer left: end a write in progress
+		return
 	}
-	<-writerDone
+	// The server is closing the socket with a status: the writer writes
+	// the queued acks and the close frame; the janitor bounds a stuck one.
+	<-v.out.closed
 	v.c.CloseNow()
 }
 
@@ -158,66 +128,6 @@ func (v *viewer) admitFrame() admission {
 		return flood
 	}
 	return overRate
-}
-
-// send queues a frame for the writer. A viewer whose queue is full is too
-// slow to keep: it is disconnected rather than allowed to hold anyone up.
-func (v *viewer) send(frame []byte) {
-	select {
-	case v.acks <- frame:
-	default:
-		v.kick(websocket.StatusPolicyViolation, "too slow")
-	}
-}
-
-func (v *viewer) writeLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case f := <-v.acks:
-			if !v.write(f) {
-				return
-			}
-		case <-v.wake:
-			if f := v.results.Swap(nil); f != nil && !v.write(*f) {
-				return
-			}
-		case <-v.kicked:
-			v.drainAcks()
-			v.c.Close(v.kickCode, v.kickReason)
-			return
-		}
-	}
-}
-
-// drainAcks writes the acks already queued: a viewer told to go away
-// still learns what became of its votes.
-func (v *viewer) drainAcks() {
-	for {
-		select {
-		case f := <-v.acks:
-			if !v.write(f) {
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
-// write sends one frame. It sets no timer per write (a timer per frame per
-// viewer is most of the fan-out's cost); a write stuck past writeTimeout is
-// ended by the server's janitor closing the socket.
-func (v *viewer) write(frame []byte) bool {
-	v.writeStart.Store(time.Now().UnixNano())
-	err := v.c.Write(context.Background(), websocket.MessageText, frame)
-	v.writeStart.Store(0)
-	if err != nil {
-		v.c.CloseNow()
-		return false
-	}
-	return true
 }
 
 func (v *viewer) answer(a schema.Ack) {

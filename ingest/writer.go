@@ -1,0 +1,179 @@
+package ingest
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// writeTimeout is how long one write may take before the janitor closes
+// the socket.
+const writeTimeout = 10 * time.Second
+
+// outbox holds what a viewer is owed: acks in order, and only the newest
+// results frame (a slow viewer gets the latest totals, never a backlog).
+// A writer goroutine runs only while the outbox has something in it, so
+// the tens of thousands of idle viewers of a show cost no goroutine each;
+// a socket stuck in a write still blocks no one but its own writer.
+type outbox struct {
+	results atomic.Pointer[[]byte]
+	mu      sync.Mutex
+	acks    [][]byte
+	running bool // a writer goroutine is on it
+	dead    bool // the socket failed or was closed: write nothing more
+	// kick, once set, makes the writer write the queued acks, then close
+	// with this status and close closed.
+	kickCode   websocket.StatusCode
+	kickReason string
+	kicked     bool
+	closed     chan struct{} // made by kick; closed once nothing more will be written
+	closeOnce  sync.Once
+	// writeStart is when the write under way began (unix ns), 0 when none
+	// is; the server's janitor closes sockets stuck in a write.
+	writeStart atomic.Int64
+}
+
+// Offer is the broadcast feed's hand-off: keep the newest frame and make
+// sure a writer runs. It never blocks.
+func (v *viewer) Offer(frame []byte) {
+	v.out.results.Store(&frame)
+	v.wake()
+}
+
+// send queues an ack. A viewer with ackQueue unwritten acks is too slow to
+// keep: it is disconnected rather than allowed to hold anyone up.
+func (v *viewer) send(frame []byte) {
+	v.out.mu.Lock()
+	full := len(v.out.acks) >= ackQueue
+	if !full {
+		v.out.acks = append(v.out.acks, frame)
+	}
+	v.out.mu.Unlock()
+	if full {
+		v.kick(websocket.StatusPolicyViolation, "too slow")
+		return
+	}
+	v.wake()
+}
+
+// kick ends the connection from the server's side, once: the writer
+// writes the acks already queued, then the close frame.
+func (v *viewer) kick(code websocket.StatusCode, reason string) {
+	v.out.mu.Lock()
+	if v.out.kicked {
+		v.out.mu.Unlock()
+		return
+	}
+	v.out.kicked, v.out.kickCode, v.out.kickReason = true, code, reason
+	v.out.closed = make(chan struct{})
+	dead := v.out.dead
+	v.out.mu.Unlock()
+	if dead {
+		v.out.markClosed() // no writer will come: nothing to wait for
+		return
+	}
+	v.wake()
+}
+
+// markClosed tells serve that nothing more will be written.
+func (o *outbox) markClosed() {
+	o.mu.Lock()
+	closed := o.closed
+	o.mu.Unlock()
+	o.closeOnce.Do(func() { close(closed) })
+}
+
+func (v *viewer) goAway() { v.kick(websocket.StatusGoingAway, "server shutting down") }
+
+func (o *outbox) closing() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.kicked
+}
+
+// wake starts a writer unless one runs or the socket is dead.
+func (v *viewer) wake() {
+	v.out.mu.Lock()
+	start := !v.out.running && !v.out.dead
+	v.out.running = v.out.running || start
+	v.out.mu.Unlock()
+	if start {
+		go v.writeOut()
+	}
+}
+
+// writeOut writes until the outbox is empty, then ends. The running flag
+// is cleared under the lock that guards the queue, so a frame queued at
+// that moment either is seen here or starts a new writer.
+func (v *viewer) writeOut() {
+	for {
+		v.out.mu.Lock()
+		acks := v.out.acks
+		v.out.acks = nil
+		results := v.out.results.Swap(nil)
+		kicked := v.out.kicked
+		if len(acks) == 0 && results == nil && !kicked {
+			v.out.running = false
+			v.out.mu.Unlock()
+			return
+		}
+		v.out.mu.Unlock()
+		for _, a := range acks {
+			if !v.write(a) {
+				return
+			}
+		}
+		if kicked {
+			v.finishKick()
+			return
+		}
+		if results != nil && !v.write(*results) {
+			return
+		}
+	}
+}
+
+// finishKick writes what is left of the acks and the close frame.
+func (v *viewer) finishKick() {
+	v.out.mu.Lock()
+	acks := v.out.acks
+	v.out.acks = nil
+	code, reason := v.out.kickCode, v.out.kickReason
+	v.out.mu.Unlock()
+	for _, a := range acks {
+		if !v.write(a) {
+			return // write marked the outbox closed
+		}
+	}
+	v.out.mu.Lock()
+	v.out.dead = true
+	v.out.mu.Unlock()
+	v.out.writeStart.Store(time.Now().UnixNano())
+	_ = v.c.Close(code, reason)
+	v.out.writeStart.Store(0)
+	v.out.markClosed()
+}
+
+// write sends one frame. It sets no timer per write (a timer per frame per
+// viewer was most of the fan-out's cost); a write stuck past writeTimeout
+// is ended by the server's janitor closing the socket.
+func (v *viewer) write(frame []byte) bool {
+	v.out.writeStart.Store(time.Now().UnixNano())
+	err := v.c.Write(context.Background(), websocket.MessageText, frame)
+	v.out.writeStart.Store(0)
+	if err != nil {
+		v.out.mu.Lock()
+		v.out.dead = true
+		kicked := v.out.kicked
+		v.out.mu.Unlock()
+		v.c.CloseNow()
+		if kicked {
+			v.out.markClosed() // nothing more will be written: serve may return
+		}
+		return false
+	}
+	return true
+}

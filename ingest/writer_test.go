@@ -1,0 +1,142 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// recordingConn keeps what was written, slowly enough to make writers
+// overlap with new frames.
+type recordingConn struct {
+	mu     sync.Mutex
+	frames []string
+	closed websocket.StatusCode
+}
+
+func (r *recordingConn) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	<-ctx.Done()
+	return 0, nil, ctx.Err()
+}
+func (r *recordingConn) Write(_ context.Context, _ websocket.MessageType, p []byte) error {
+	time.Sleep(time.Microsecond) // a slow socket, to interleave writers and senders
+	r.mu.Lock()
+	r.frames = append(r.frames, string(p))
+	r.mu.Unlock()
+	return nil
+}
+func (r *recordingConn) Close(code websocket.StatusCode, _ string) error {
+	r.mu.Lock()
+	r.closed = code
+	r.mu.Unlock()
+	return nil
+}
+func (r *recordingConn) CloseNow() error { return nil }
+
+func (r *recordingConn) snapshot() ([]string, websocket.StatusCode) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.frames...), r.closed
+}
+
+func TestOutboxLosesNoAckAndEndsOnTheNewestTotals(t *testing.T) {
+	rc := &recordingConn{}
+	v := newViewer(&Server{}, rc, "u", "p")
+	var wg sync.WaitGroup
+	const n = 60 // under ackQueue per burst is not guaranteed: send in steps
+	wg.Go(func() {
+		for i := range n {
+			v.send([]byte(fmt.Sprintf("ack-%03d", i)))
+			time.Sleep(20 * time.Microsecond) // a vote rate, not a flood
+		}
+	})
+	wg.Go(func() {
+		for i := range 500 {
+			v.Offer([]byte(fmt.Sprintf("results-%03d", i)))
+		}
+	})
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		frames, _ := rc.snapshot()
+		var acks []string
+		last := ""
+		for _, f := range frames {
+			if f[:3] == "ack" {
+				acks = append(acks, f)
+			} else {
+				last = f
+			}
+		}
+		if len(acks) == n && last == "results-499" {
+			for i, a := range acks {
+				if a != fmt.Sprintf("ack-%03d", i) {
+					t.Fatalf("ack %d is %s: out of order", i, a)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: %d acks, last results %q", len(acks), last)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+func TestKickWritesQueuedAcksThenCloses(t *testing.T) {
+	rc := &recordingConn{}
+	v := newViewer(&Server{}, rc, "u", "p")
+	v.send([]byte("ack-1"))
+	v.send([]byte("ack-2"))
+	v.goAway()
+	select {
+	case <-v.out.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("kick never finished")
+	}
+	frames, code := rc.snapshot()
+	if len(frames) != 2 || frames[0] != "ack-1" || frames[1] != "ack-2" || code != websocket.StatusGoingAway {
+		t.Fatalf("frames %v, close %v", frames, code)
+	}
+	v.Offer([]byte("late")) // nothing is written after the close
+	v.goAway()              // a second kick changes nothing
+	if frames, _ := rc.snapshot(); len(frames) != 2 {
+		t.Fatalf("wrote after close: %v", frames)
+	}
+}
+
+func TestTooSlowViewerIsKicked(t *testing.T) {
+	block := make(chan struct{})
+	bc := &blockingConn{release: block}
+	v := newViewer(&Server{}, bc, "u", "p")
+	// The blocked writer holds what it took; the queue behind it fills.
+	for i := 0; i < 3*ackQueue && !v.out.closing(); i++ {
+		v.send([]byte("ack"))
+	}
+	if !v.out.closing() {
+		t.Fatal("a viewer with a full ack queue was not kicked")
+	}
+	close(block)
+	select {
+	case <-v.out.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("kick never finished")
+	}
+}
+
+type blockingConn struct{ release chan struct{} }
+
+func (b *blockingConn) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	<-ctx.Done()
+	return 0, nil, ctx.Err()
+}
+func (b *blockingConn) Write(context.Context, websocket.MessageType, []byte) error {
+	<-b.release
+	return nil
+}
+func (b *blockingConn) Close(websocket.StatusCode, string) error { return nil }
+func (b *blockingConn) CloseNow() error                           { return nil }
