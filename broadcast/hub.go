@@ -44,6 +44,13 @@ type Options struct {
 	// Interval is the shortest time between two frames of one poll;
 	// zero value: 100ms.
 	Interval time.Duration
+	// MaxDeliveries caps the frames per second this node writes to viewers
+	// in all. With many viewers the interval between frames stretches
+	// (viewers / MaxDeliveries, never past MaxInterval), so a spike of
+	// votes cannot spend the node's CPU on totals. Zero value: 50,000.
+	MaxDeliveries int
+	// MaxInterval bounds that stretching; zero value: 1s.
+	MaxInterval time.Duration
 	// Logger; zero value: slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the hub's metrics; zero value: none.
@@ -55,8 +62,10 @@ type Hub struct {
 	opts Options
 	log  *slog.Logger
 
-	mu    sync.Mutex
-	polls map[string]*pollTotals
+	mu       sync.Mutex
+	polls    map[string]*pollTotals
+	viewerN  int       // subscribers over all polls
+	lastSent time.Time // of the last fan-out round
 
 	viewers prometheus.Gauge
 	frames  prometheus.Counter
@@ -76,6 +85,12 @@ func New(opts Options) (*Hub, error) {
 	}
 	if opts.Interval == 0 {
 		opts.Interval = 100 * time.Millisecond
+	}
+	if opts.MaxDeliveries == 0 {
+		opts.MaxDeliveries = 50_000
+	}
+	if opts.MaxInterval == 0 {
+		opts.MaxInterval = time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -119,8 +134,11 @@ func (h *Hub) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			h.fanOut()
+		case now := <-t.C:
+			if now.Sub(h.lastSent) >= h.interval() {
+				h.lastSent = now
+				h.fanOut()
+			}
 		}
 	}
 }
@@ -197,6 +215,7 @@ func (h *Hub) Subscribe(id string, s Sink) (first []byte, unsubscribe func()) {
 	}
 	first = p.frame
 	p.subs[s] = struct{}{}
+	h.viewerN++
 	h.mu.Unlock()
 	h.viewers.Inc()
 	var once sync.Once
@@ -204,6 +223,7 @@ func (h *Hub) Subscribe(id string, s Sink) (first []byte, unsubscribe func()) {
 		once.Do(func() {
 			h.mu.Lock()
 			delete(p.subs, s)
+			h.viewerN--
 			h.mu.Unlock()
 			h.viewers.Dec()
 		})
@@ -221,6 +241,16 @@ func (h *Hub) Viewers() map[string]int {
 		}
 	}
 	return out
+}
+
+// interval is the time between fan-out rounds for the current audience:
+// Interval, stretched so that rounds stay within MaxDeliveries per second.
+func (h *Hub) interval() time.Duration {
+	h.mu.Lock()
+	n := h.viewerN
+	h.mu.Unlock()
+	d := time.Duration(float64(n) / float64(h.opts.MaxDeliveries) * float64(time.Second))
+	return min(max(d, h.opts.Interval), max(h.opts.MaxInterval, h.opts.Interval))
 }
 
 // fanOut encodes each changed poll's frame once and offers it to all.

@@ -147,3 +147,23 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/delivery")
 }
+
+func TestIntervalStretchesWithTheAudience(t *testing.T) {
+	tests := []struct {
+		viewers int
+		want    time.Duration
+	}{
+		{0, 100 * time.Millisecond},
+		{5_000, 100 * time.Millisecond},
+		{10_000, 200 * time.Millisecond},
+		{40_000, 800 * time.Millisecond},
+		{1_000_000, time.Second},
+	}
+	for _, tc := range tests {
+		h, _ := New(Options{JS: struct{ jetstream.JetStream }{}, Polls: polls{}})
+		h.viewerN = tc.viewers
+		if got := h.interval(); got != tc.want {
+			t.Errorf("%d viewers: interval %v, want %v", tc.viewers, got, tc.want)
+		}
+	}
+}
