@@ -195,33 +195,44 @@ func (r *shardRunner) fold(ctx context.Context, m jetstream.Msg) bool {
 }
 
 // pollShard returns the in-memory shard of a poll, loading it from the
-// store on first use. A store outage here blocks this shard until the
-// store answers (or ctx ends): folding without the stored ballots would
-// count a replay twice.
+// store on first use. It holds the shard (ok false only when ctx ends)
+// until it has both the poll's definition and its stored ballots: skipping
+// the event would let a later ack cover it, and folding without the stored
+// ballots would count a replay twice.
 func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, schema.Poll, bool) {
-	wctx, cancel := context.WithTimeout(ctx, r.w.opts.PollWait)
-	poll, err := r.w.opts.Polls.WaitFor(wctx, id, func(schema.Poll) bool { return true })
-	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
-			r.w.log.Error("tally: event names a poll this node does not know; holding the shard", "poll", id, "err", err)
+	var poll schema.Poll
+	for {
+		wctx, cancel := context.WithTimeout(ctx, r.w.opts.PollWait)
+		p, err := r.w.opts.Polls.WaitFor(wctx, id, func(schema.Poll) bool { return true })
+		cancel()
+		if err == nil {
+			poll = p
+			break
 		}
-		return nil, poll, false
+		if ctx.Err() != nil {
+			return nil, poll, false
+		}
+		r.w.log.Error("tally: an event names a poll this node does not know yet; holding the shard", "poll", id, "shard", r.idx, "waited", r.w.opts.PollWait)
 	}
 	if ps := r.polls[id]; ps != nil {
 		return ps, poll, true
 	}
 	backoff := retryBackoff{}
-	for {
+	for tries := 0; ; tries++ {
 		st, err := r.w.opts.Store.LoadShard(ctx, id, r.idx)
 		if err == nil {
+			if tries > 0 {
+				r.w.log.Info("tally: loaded shard from store after retries", "poll", id, "shard", r.idx, "tries", tries+1)
+			}
 			ps := LoadPollShard(st, len(poll.Options))
 			ps.Poll, ps.Shard = id, r.idx
 			ps.publishedSeq = r.lastSnapshotSeq(ctx, id)
 			r.polls[id] = ps
 			return ps, poll, true
 		}
-		r.w.log.Error("tally: load shard from store", "poll", id, "shard", r.idx, "err", err)
+		if tries == 0 {
+			r.w.log.Error("tally: load shard from store; retrying until it answers", "poll", id, "shard", r.idx, "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, poll, false

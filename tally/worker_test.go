@@ -205,3 +205,68 @@ func (s *switchableStore) Flush(ctx context.Context, us []tally.ShardUpdate) err
 	}
 	return s.Store.Flush(ctx, us)
 }
+
+// latePolls is a PollSource that learns polls while the test runs.
+type latePolls struct {
+	mu      sync.Mutex
+	polls   map[string]schema.Poll
+	changed chan struct{}
+}
+
+func (l *latePolls) add(p schema.Poll) {
+	l.mu.Lock()
+	l.polls[p.ID] = p
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func (l *latePolls) WaitFor(ctx context.Context, id string, _ func(schema.Poll) bool) (schema.Poll, error) {
+	for {
+		l.mu.Lock()
+		p, ok := l.polls[id]
+		ch := l.changed
+		l.mu.Unlock()
+		if ok {
+			return p, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return schema.Poll{}, ctx.Err()
+		}
+	}
+}
+
+// TestUnknownPollHoldsTheShard: events of a poll the tally does not know
+// yet must wait, not be skipped: a later ack on the shard would cover them.
+func TestUnknownPollHoldsTheShard(t *testing.T) {
+	r := newRig(t)
+	known := r.poll
+	late := schema.Poll{ID: schema.NewPollID(), Options: []string{"x", "y"}, VotesPerUser: 1, State: schema.Open, Shards: 2}
+	src := &latePolls{polls: map[string]schema.Poll{known.ID: known}, changed: make(chan struct{})}
+	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: r.store, Polls: src, Shards: []int{0, 1}, PollWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i := range 40 {
+		p := late
+		if i%2 == 0 {
+			p = known
+		}
+		user := fmt.Sprintf("h%d", i)
+		subj := schema.VoteSubject(p.ID, schema.ShardOf(user, p.Shards))
+		if _, err := r.js.Publish(context.Background(), subj, schema.AppendVoteEvent(nil, user, schema.VoteFrame{ID: "k", Option: 0, Count: 1})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the tally wait past PollWait a few times: the case under test
+	src.add(late)
+	r.waitStored(t, []int64{20, 0, 0})
+	r.poll = late
+	r.waitStored(t, []int64{20, 0})
+}
