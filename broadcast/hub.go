@@ -47,7 +47,7 @@ type Options struct {
 	// MaxDeliveries caps the frames per second this node writes to viewers
 	// in all. With many viewers the interval between frames stretches
 	// (viewers / MaxDeliveries, never past MaxInterval), so a spike of
-	// votes cannot spend the node's CPU on totals. Zero value: 50,000.
+	// votes cannot spend the node's CPU on totals. Zero value: 100,000.
 	MaxDeliveries int
 	// MaxInterval bounds that stretching; zero value: 1s.
 	MaxInterval time.Duration
@@ -87,7 +87,7 @@ func New(opts Options) (*Hub, error) {
 		opts.Interval = 100 * time.Millisecond
 	}
 	if opts.MaxDeliveries == 0 {
-		opts.MaxDeliveries = 50_000
+		opts.MaxDeliveries = 100_000
 	}
 	if opts.MaxInterval == 0 {
 		opts.MaxInterval = time.Second

@@ -154,9 +154,9 @@ func TestIntervalStretchesWithTheAudience(t *testing.T) {
 		want    time.Duration
 	}{
 		{0, 100 * time.Millisecond},
-		{5_000, 100 * time.Millisecond},
-		{10_000, 200 * time.Millisecond},
-		{40_000, 800 * time.Millisecond},
+		{10_000, 100 * time.Millisecond},
+		{20_000, 200 * time.Millisecond},
+		{80_000, 800 * time.Millisecond},
 		{1_000_000, time.Second},
 	}
 	for _, tc := range tests {

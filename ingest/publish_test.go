@@ -87,16 +87,17 @@ func (f *fakeConn) Close(websocket.StatusCode, string) error { return nil }
 func (f *fakeConn) CloseNow() error                          { return nil }
 
 // testViewer is a viewer without a socket; its acks arrive on the channel.
-func testViewer(s *Server, user, poll string) (*viewer, chan []byte) {
+func testViewer(tb testing.TB, s *Server, user, poll string) (*viewer, chan []byte) {
 	fc := &fakeConn{acks: make(chan []byte, 1024)}
 	v := newViewer(s, fc, user, poll)
 	v.votes = &voteState{keys: map[string]string{}}
+	tb.Cleanup(v.endWrites)
 	return v, fc.acks
 }
 
 func TestVoteAnswersAfterPubAck(t *testing.T) {
 	s, p, js := newTestServer(t, schema.PollSpec{Question: "q", Options: []string{"a", "b"}})
-	v, acks := testViewer(s, "u1", p.ID)
+	v, acks := testViewer(t, s, "u1", p.ID)
 	tests := []struct {
 		frame      schema.VoteFrame
 		wantStatus string
@@ -116,14 +117,14 @@ func TestVoteAnswersAfterPubAck(t *testing.T) {
 		}
 	}
 	// A second connection of the same user: JetStream's dedup key stops it.
-	w, wacks := testViewer(s, "u1", p.ID)
+	w, wacks := testViewer(t, s, "u1", p.ID)
 	w.vote(schema.VoteFrame{ID: "k9", Option: 0, Count: 1})
 	if got := string(<-wacks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
 		t.Fatalf("second socket: %s", got)
 	}
 	// The same frame resent on a new connection (its answer was lost, or
 	// it was told to retry after a slow PubAck): it is in the log.
-	x, xacks := testViewer(s, "u1", p.ID)
+	x, xacks := testViewer(t, s, "u1", p.ID)
 	x.vote(schema.VoteFrame{ID: "k1", Option: 1, Count: 1})
 	if got := string(<-xacks); !strings.Contains(got, `"status":"duplicate","reason":"already counted"`) {
 		t.Fatalf("resent frame: %s", got)
@@ -142,7 +143,7 @@ func TestInFlightCapAnswersRetry(t *testing.T) {
 	for range cap(s.inFlight) {
 		s.inFlight <- struct{}{} // the node is saturated
 	}
-	v, acks := testViewer(s, "u1", p.ID)
+	v, acks := testViewer(t, s, "u1", p.ID)
 	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1})
 	if got := string(<-acks); !strings.Contains(got, `"status":"retry","reason":"busy","retry_after_ms":`) {
 		t.Fatalf("saturated node answered %s", got)
@@ -164,7 +165,7 @@ func BenchmarkPublishPipeline(b *testing.B) {
 	viewers := make([]*viewer, window)
 	acks := make([]chan []byte, window)
 	for i := range viewers {
-		viewers[i], acks[i] = testViewer(s, fmt.Sprintf("user-%d", i), p.ID)
+		viewers[i], acks[i] = testViewer(b, s, fmt.Sprintf("user-%d", i), p.ID)
 	}
 	b.ResetTimer()
 	start := time.Now()

@@ -63,6 +63,7 @@ func (v *viewer) serve(ctx context.Context) {
 		v.Offer(first)
 	}
 	v.readLoop(ctx)
+	defer v.endWrites()
 	if !v.out.closing() {
 		v.c.CloseNow() // the viewer left: end a write in progress
 		return

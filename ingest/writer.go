@@ -9,21 +9,29 @@ import (
 	"github.com/coder/websocket"
 )
 
-// writeTimeout is how long one write may take before the janitor closes
-// the socket.
-const writeTimeout = 10 * time.Second
+const (
+	// writeTimeout is how long one write may take before the janitor
+	// closes the socket.
+	writeTimeout = 10 * time.Second
+	// writerLinger is how long a writer waits for more frames before it
+	// ends: long enough to outlive the gaps between totals frames while a
+	// poll is live (no goroutine start per delivery), short enough that
+	// the idle viewers of a quiet moment have none.
+	writerLinger = 5 * time.Second
+)
 
 // outbox holds what a viewer is owed: acks in order, and only the newest
 // results frame (a slow viewer gets the latest totals, never a backlog).
-// A writer goroutine runs only while the outbox has something in it, so
-// the tens of thousands of idle viewers of a show cost no goroutine each;
-// a socket stuck in a write still blocks no one but its own writer.
+// A writer goroutine runs only while frames keep coming (it lingers
+// writerLinger after the last), so the idle viewers of a show cost no
+// goroutine each; a socket stuck in a write blocks no one but its writer.
 type outbox struct {
 	results atomic.Pointer[[]byte]
 	mu      sync.Mutex
 	acks    [][]byte
-	running bool // a writer goroutine is on it
-	dead    bool // the socket failed or was closed: write nothing more
+	running bool          // a writer goroutine is on it
+	wake    chan struct{} // wakes a lingering writer; capacity 1
+	dead    bool          // the socket failed or was closed: write nothing more
 	// kick, once set, makes the writer write the queued acks, then close
 	// with this status and close closed.
 	kickCode   websocket.StatusCode
@@ -94,33 +102,78 @@ func (o *outbox) closing() bool {
 	return o.kicked
 }
 
-// wake starts a writer unless one runs or the socket is dead.
+// endWrites ends the writer when the connection is over: nothing more is
+// written, and a lingering writer exits now rather than at its timer.
+func (v *viewer) endWrites() {
+	v.out.mu.Lock()
+	v.out.dead = true
+	wake := v.out.wake
+	v.out.mu.Unlock()
+	if wake != nil {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wake nudges the running writer, or starts one unless the socket is dead.
 func (v *viewer) wake() {
 	v.out.mu.Lock()
-	start := !v.out.running && !v.out.dead
-	v.out.running = v.out.running || start
+	if v.out.wake == nil {
+		v.out.wake = make(chan struct{}, 1)
+	}
+	running, dead := v.out.running, v.out.dead
+	v.out.running = running || !dead
 	v.out.mu.Unlock()
-	if start {
+	switch {
+	case running:
+		select {
+		case v.out.wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	case !dead:
 		go v.writeOut()
 	}
 }
 
-// writeOut writes until the outbox is empty, then ends. The running flag
-// is cleared under the lock that guards the queue, so a frame queued at
-// that moment either is seen here or starts a new writer.
+// writeOut writes until the outbox has stayed empty for writerLinger,
+// then ends. The running flag is cleared under the lock that guards the
+// queue, so a frame queued at that moment is either seen here or starts a
+// new writer.
 func (v *viewer) writeOut() {
+	idle := time.NewTimer(writerLinger)
+	defer idle.Stop()
 	for {
 		v.out.mu.Lock()
+		if v.out.dead && !v.out.kicked {
+			v.out.running = false
+			v.out.mu.Unlock()
+			return
+		}
 		acks := v.out.acks
 		v.out.acks = nil
 		results := v.out.results.Swap(nil)
 		kicked := v.out.kicked
 		if len(acks) == 0 && results == nil && !kicked {
-			v.out.running = false
 			v.out.mu.Unlock()
-			return
+			select {
+			case <-v.out.wake:
+				continue
+			case <-idle.C:
+			}
+			v.out.mu.Lock()
+			if len(v.out.acks) == 0 && v.out.results.Load() == nil && !v.out.kicked {
+				v.out.running = false
+				v.out.mu.Unlock()
+				return
+			}
+			v.out.mu.Unlock()
+			idle.Reset(writerLinger)
+			continue
 		}
 		v.out.mu.Unlock()
+		idle.Reset(writerLinger)
 		for _, a := range acks {
 			if !v.write(a) {
 				return

@@ -46,6 +46,7 @@ func (r *recordingConn) snapshot() ([]string, websocket.StatusCode) {
 func TestOutboxLosesNoAckAndEndsOnTheNewestTotals(t *testing.T) {
 	rc := &recordingConn{}
 	v := newViewer(&Server{}, rc, "u", "p")
+	defer v.endWrites()
 	var wg sync.WaitGroup
 	const n = 60 // under ackQueue per burst is not guaranteed: send in steps
 	wg.Go(func() {
@@ -139,4 +140,4 @@ func (b *blockingConn) Write(context.Context, websocket.MessageType, []byte) err
 	return nil
 }
 func (b *blockingConn) Close(websocket.StatusCode, string) error { return nil }
-func (b *blockingConn) CloseNow() error                           { return nil }
+func (b *blockingConn) CloseNow() error                          { return nil }

@@ -70,7 +70,7 @@ func serveCommand() *ffcli.Command {
 	fs.StringVar(&c.allowOrigins, "allow-origin", "", "comma-separated partner origins allowed to embed polls")
 	fs.IntVar(&c.shards, "shards", 16, "shard count of new polls")
 	fs.DurationVar(&c.interval, "totals-interval", 100*time.Millisecond, "shortest time between two totals frames of a poll")
-	fs.IntVar(&c.maxDeliver, "max-deliveries", 50_000, "totals frames per second this node writes in all; the interval stretches (up to 1s) past it")
+	fs.IntVar(&c.maxDeliver, "max-deliveries", 100_000, "totals frames per second this node writes in all; the interval stretches (up to 1s) past it")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 4096, "publishes awaiting a PubAck before votes get retry")
 	fs.IntVar(&c.maxConns, "max-conns", 200_000, "viewer connections on this node")
 	fs.IntVar(&c.maxConnsIP, "max-conns-per-ip", 20_000, "viewer connections from one address")
