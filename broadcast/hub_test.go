@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"github.com/votecast/votecast/natsnode"
+	"github.com/votecast/votecast/natsnode/natstest"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -64,17 +64,7 @@ func startHub(t *testing.T, js jetstream.JetStream, ps polls) (*Hub, func()) {
 }
 
 func TestHubSumsNewestSnapshotPerShard(t *testing.T) {
-	node, err := natsnode.Start(natsnode.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Shutdown(context.Background())
-	nc, _ := node.Connect("test")
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	if _, err := natsnode.Ensure(context.Background(), js, natsnode.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.Start(t, "").JS
 	live := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsLive}
 	hidden := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsHidden}
 	ps := polls{live.ID: live, hidden.ID: hidden}

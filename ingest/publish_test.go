@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/votecast/votecast/identity"
-	"github.com/votecast/votecast/natsnode"
+	"github.com/votecast/votecast/natsnode/natstest"
 	"github.com/votecast/votecast/polls"
 	"github.com/votecast/votecast/schema"
 )
@@ -34,22 +34,9 @@ func (noFeed) Subscribe(string, interface{ Offer([]byte) }) ([]byte, func()) { r
 // poll, without sockets: viewers are driven through vote directly.
 func newTestServer(tb testing.TB, spec schema.PollSpec) (*Server, schema.Poll, jetstream.JetStream) {
 	tb.Helper()
-	node, err := natsnode.Start(natsnode.Options{Dir: tb.TempDir(), Sync: benchSync})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { node.Shutdown(context.Background()) })
-	nc, err := node.Connect("bench")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(10_000))
+	env := natstest.Start(tb, benchSync, jetstream.WithPublishAsyncMaxPending(10_000))
+	js, kv := env.JS, env.KV
 	ctx := context.Background()
-	kv, err := natsnode.Ensure(ctx, js, natsnode.StreamOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	cat := polls.NewCatalog(kv, slog.Default())
 	if err := cat.Start(ctx); err != nil {
 		tb.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"github.com/votecast/votecast/natsnode"
+	"github.com/votecast/votecast/natsnode/natstest"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -20,21 +20,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func setup(t *testing.T) (*Catalog, *Producer, jetstream.JetStream, jetstream.KeyValue) {
 	t.Helper()
-	node, err := natsnode.Start(natsnode.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Shutdown(context.Background()) })
-	nc, err := node.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	kv, err := natsnode.Ensure(context.Background(), js, natsnode.StreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := natstest.Start(t, "")
+	js, kv := env.JS, env.KV
 	c := NewCatalog(kv, slog.Default())
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)

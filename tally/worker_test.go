@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/votecast/votecast/natsnode"
+	"github.com/votecast/votecast/natsnode/natstest"
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/store/embedded"
 	"github.com/votecast/votecast/tally"
@@ -66,20 +66,8 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
-	node, err := natsnode.Start(natsnode.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Shutdown(context.Background()) })
-	nc, err := node.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	if _, err := natsnode.Ensure(context.Background(), js, natsnode.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	env := natstest.Start(t, "")
+	nc, js := env.NC, env.JS
 	st, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
