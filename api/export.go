@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/votecast/votecast/schema"
 )
@@ -19,8 +20,17 @@ func writeCSV(w http.ResponseWriter, p schema.Poll, t schema.Totals) {
 		if i < len(t.Counts) {
 			n = t.Counts[i]
 		}
-		_ = cw.Write([]string{o, strconv.FormatInt(n, 10)})
+		_ = cw.Write([]string{safeCell(o), strconv.FormatInt(n, 10)})
 	}
 	_ = cw.Write([]string{"total", strconv.FormatInt(t.Total, 10)})
 	cw.Flush()
+}
+
+// safeCell keeps a producer's option text from running as a formula when
+// the export is opened in a spreadsheet.
+func safeCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
