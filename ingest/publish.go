@@ -168,12 +168,12 @@ func (v *viewer) forget(id string) {
 // client key. With a per-frame dedup key it always is; with the per-user
 // key of a one-vote poll the stored event is read (rare: only repeats).
 func (s *Server) sameFrame(p *schema.Poll, seq uint64, user, clientKey string) bool {
-	if schema.DedupKey(p, user, clientKey) != schema.DedupKey(p, user, "") {
+	if !schema.DedupPerUser(p) {
 		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	stream, err := s.opts.JS.Stream(ctx, schema.VotesStream)
+	stream, err := s.votesStream(ctx)
 	if err != nil {
 		return false
 	}
@@ -183,4 +183,18 @@ func (s *Server) sameFrame(p *schema.Poll, seq uint64, user, clientKey string) b
 	}
 	ev, err := schema.DecodeEvent(m.Data)
 	return err == nil && ev.User == user && ev.ClientKey == clientKey
+}
+
+// votesStream returns the VOTES stream handle, looked up once.
+func (s *Server) votesStream(ctx context.Context) (jetstream.Stream, error) {
+	s.streamMu.Lock()
+	defer s.streamMu.Unlock()
+	if s.stream == nil {
+		st, err := s.opts.JS.Stream(ctx, schema.VotesStream)
+		if err != nil {
+			return nil, err
+		}
+		s.stream = st
+	}
+	return s.stream, nil
 }

@@ -78,6 +78,9 @@ type Server struct {
 	closing atomic.Bool
 	pending sync.WaitGroup // publishes in flight
 
+	streamMu sync.Mutex
+	stream   jetstream.Stream // VOTES, for reading back a duplicate's original
+
 	janitorOnce sync.Once
 	closeOnce   sync.Once
 	janitorStop chan struct{}
@@ -227,9 +230,6 @@ func (s *Server) track(v *viewer, add bool) {
 		s.metrics.conns.Dec()
 	}
 }
-
-// Conns is the number of open viewer connections.
-func (s *Server) Conns() int64 { return s.conns.Load() }
 
 // janitor closes sockets whose write has been stuck for writeTimeout: a
 // viewer whose phone went away mid-write must not hold its goroutines.

@@ -59,9 +59,16 @@ func TestEncodeResultsHidesCounts(t *testing.T) {
 func TestShardOfIsStable(t *testing.T) {
 	// Pinned values: changing the hash would move users between shards
 	// of a running poll and break exactly-once.
-	for user, want := range map[string]int{"alice": ShardOf("alice", 16), "bob": ShardOf("bob", 16)} {
-		if got := ShardOf(user, 16); got != want || got < 0 || got >= 16 {
-			t.Fatalf("ShardOf(%q) = %d", user, got)
+	tests := []struct {
+		user    string
+		n, want int
+	}{
+		{"alice", 16, 9}, {"bob", 16, 11}, {"viewer-42", 16, 15},
+		{"anon:AAAAAAAAAAAAAAAA", 16, 12}, {"alice", 256, 73}, {"viewer-42", 256, 111},
+	}
+	for _, tc := range tests {
+		if got := ShardOf(tc.user, tc.n); got != tc.want {
+			t.Errorf("ShardOf(%q, %d) = %d, want %d", tc.user, tc.n, got, tc.want)
 		}
 	}
 }

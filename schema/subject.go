@@ -60,11 +60,15 @@ func ShardOf(user string, n int) int {
 // duplicate window; other polls add the client's key, so only a retry of the
 // same frame is dropped and the tally rules on the rest.
 func DedupKey(p *Poll, user, clientKey string) string {
-	if p.VotesPerUser == 1 && !p.AllowChange {
+	if DedupPerUser(p) {
 		return p.ID + ":" + user
 	}
 	return p.ID + ":" + user + ":" + clientKey
 }
+
+// DedupPerUser reports whether a poll's dedup key names the user alone (a
+// one-vote poll without change), so a duplicate may be another frame.
+func DedupPerUser(p *Poll) bool { return p.VotesPerUser == 1 && !p.AllowChange }
 
 // StoredSubject is where a tally worker answers with a poll's stored
 // totals (request/reply), so recount can compare without opening a store

@@ -199,6 +199,13 @@ type latePolls struct {
 	mu      sync.Mutex
 	polls   map[string]schema.Poll
 	changed chan struct{}
+	misses  int // WaitFor calls that ended without the poll
+}
+
+func (l *latePolls) missed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.misses
 }
 
 func (l *latePolls) add(p schema.Poll) {
@@ -221,6 +228,9 @@ func (l *latePolls) WaitFor(ctx context.Context, id string, _ func(schema.Poll) 
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			l.mu.Lock()
+			l.misses++
+			l.mu.Unlock()
 			return schema.Poll{}, ctx.Err()
 		}
 	}
@@ -252,7 +262,15 @@ func TestUnknownPollHoldsTheShard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // let the tally wait past PollWait a few times: the case under test
+	// The case under test: the tally has given up waiting at least twice
+	// and must still be holding the events, not skipping them.
+	deadline := time.Now().Add(10 * time.Second)
+	for src.missed() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
+	}
+	if src.missed() < 2 {
+		t.Fatal("the tally never waited for the unknown poll")
+	}
 	src.add(late)
 	r.waitStored(t, []int64{20, 0, 0})
 	r.poll = late
