@@ -19,6 +19,9 @@ type Store interface {
 	// returns nil everything in it survives a crash; when it fails, any
 	// part of it may have been written.
 	Flush(ctx context.Context, updates []ShardUpdate) error
+	// LoadBallot returns one user's stored ballot in a poll shard; ok is
+	// false when the user has none.
+	LoadBallot(ctx context.Context, poll string, shard int, user string) (b BallotRecord, ok bool, err error)
 	// Headers returns the stored header of every flushed shard of a poll.
 	Headers(ctx context.Context, poll string) ([]ShardHeader, error)
 	// Ping reports whether the store can take writes now.
@@ -41,6 +44,10 @@ type BallotRecord struct {
 	User    string
 	LastSeq uint64
 	Choices []Choice
+	// Keys are the hashes (KeyHash) of the client keys the fold applied to
+	// this ballot, oldest first: a resend of any of them, however late, is
+	// recognised. Ballots stored before keys were kept have none.
+	Keys []uint64
 }
 
 // ShardState is a stored poll shard.

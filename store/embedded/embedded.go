@@ -185,3 +185,21 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
+
+// LoadBallot reads one user's ballot in a poll shard.
+func (s *Store) LoadBallot(_ context.Context, poll string, shard int, user string) (tally.BallotRecord, bool, error) {
+	key := append(append(shardKey(ballotPrefix, poll, shard), '/'), user...)
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return tally.BallotRecord{}, false, nil
+	}
+	if err != nil {
+		return tally.BallotRecord{}, false, fmt.Errorf("load ballot %s/%d/%s: %w", poll, shard, user, err)
+	}
+	defer closer.Close()
+	r, err := decodeBallot(user, v)
+	if err != nil {
+		return r, false, fmt.Errorf("load ballot %s/%d/%s: %w", poll, shard, user, err)
+	}
+	return r, true, nil
+}

@@ -66,3 +66,22 @@ func (s *Store) Headers(ctx context.Context, poll string) ([]tally.ShardHeader, 
 	}
 	return out, nil
 }
+
+// LoadBallot reads one user's ballot in a poll shard: one row.
+func (s *Store) LoadBallot(ctx context.Context, poll string, shard int, user string) (tally.BallotRecord, bool, error) {
+	r := tally.BallotRecord{User: user}
+	var (
+		seq     int64
+		choices []choice
+	)
+	err := s.session.ContextQuery(ctx, selectBallot, nil).Bind(poll, shard, user).
+		Idempotent(true).Scan(&seq, &choices)
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		return r, false, nil
+	case err != nil:
+		return r, false, wrapErr(err, "load ballot %s/%d/%s", poll, shard, user)
+	}
+	r.LastSeq, r.Choices = uint64(seq), fromRow(choices)
+	return r, true, nil
+}

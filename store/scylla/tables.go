@@ -26,6 +26,7 @@ var (
 	insertBallot, _  = ballots.InsertBuilder().TimestampNamed("seq").ToCql()
 	insertHeader, _  = headers.Insert()
 	selectBallots, _ = ballots.Select("user_id", "last_seq", "choices")
+	selectBallot, _  = ballots.Get("last_seq", "choices")
 	selectHeader, _  = headers.Get("last_seq", "closed", "counts")
 	selectHeaders, _ = headers.Select("shard", "last_seq", "closed", "counts")
 )
