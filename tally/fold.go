@@ -1,6 +1,10 @@
 package tally
 
 import (
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/votecast/votecast/schema"
 )
 
@@ -11,11 +15,29 @@ type Choice struct {
 }
 
 // Ballot is one user's state in one poll: a register that only moves
-// forward by stream sequence.
+// forward by stream sequence, and the client keys it has applied.
 type Ballot struct {
 	LastSeq uint64
 	Choices []Choice
+	// Keys are KeyHash of every client key whose event moved this ballot
+	// (see remembers), oldest first, for the life of the poll: a resend of
+	// one of them, however late, is a Resend and changes nothing.
+	Keys []uint64
 }
+
+// KeyHash is how a ballot remembers a client key: 8 bytes instead of up
+// to 64. Two keys of one user colliding (about 2^-57 for 100 keys) would
+// only make that user's own second vote look like a resend.
+func KeyHash(clientKey string) uint64 { return xxhash.Sum64String(clientKey) }
+
+// MaxFramesPerUser bounds a ballot of a poll that allows changes: it
+// takes at most this many votes and changes; later ones are Exhausted.
+// It is what bounds the keys such a ballot remembers (8 bytes each). A
+// poll without changes needs no such cap: each key it remembers used at
+// least one of the user's votes, so it holds at most VotesPerUser keys.
+const MaxFramesPerUser = 64
+
+func (b *Ballot) applied(key uint64) bool { return slices.Contains(b.Keys, key) }
 
 func (b *Ballot) used() int {
 	n := 0
@@ -57,6 +79,7 @@ type Outcome uint8
 const (
 	Counted   Outcome = iota // votes added or moved
 	Replay                   // sequence already applied: skipped
+	Resend                   // a client key this ballot already applied: skipped
 	Unchanged                // valid, but changes nothing (same choice again)
 	Exhausted                // the user has no votes left, or may not change
 	Invalid                  // option or count the poll does not allow
@@ -65,7 +88,7 @@ const (
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"counted", "replay", "unchanged", "exhausted", "invalid", "late", "marker"}
+var outcomeNames = [numOutcomes]string{"counted", "replay", "resend", "unchanged", "exhausted", "invalid", "late", "marker"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -125,19 +148,38 @@ func (s *PollShard) Apply(p *schema.Poll, seq uint64, ev schema.Event) Outcome {
 	if b == nil {
 		b = &Ballot{}
 	}
-	next, out := decide(p, b, ev)
-	if out != Counted {
-		if out != Invalid {
-			// A refused vote still moves the register forward so its
-			// replay is recognised as one.
-			s.record(ev.User, b, seq)
-		}
-		return out
+	key := KeyHash(ev.ClientKey)
+	if b.applied(key) {
+		return Resend
 	}
-	s.moveCounts(b, next)
-	b.Choices = next.Choices
+	next, out := decide(p, b, ev)
+	switch {
+	case out == Invalid:
+		return out
+	case p.AllowChange && len(b.Keys) >= MaxFramesPerUser:
+		out = Exhausted // no changes left, and no key kept past the cap
+	default:
+		if out == Counted {
+			s.moveCounts(b, next)
+			b.Choices = next.Choices
+		}
+		if remembers(p, out) {
+			b.Keys = append(b.Keys, key)
+		}
+	}
+	// A refused vote still moves the register forward so its replay is
+	// recognised as one.
 	s.record(ev.User, b, seq)
-	return Counted
+	return out
+}
+
+// remembers says whether the fold must keep an event's key so that its
+// resend changes nothing. Without changes a refused vote stays refused
+// (votes used only grow), so only counted keys are kept. With changes a
+// vote refused or unchanged now could count later (after a take-back), so
+// every key the ballot folds is kept.
+func remembers(p *schema.Poll, out Outcome) bool {
+	return out == Counted || p.AllowChange
 }
 
 func (s *PollShard) record(user string, b *Ballot, seq uint64) {
@@ -205,7 +247,7 @@ func (s *PollShard) TakeChanges() []BallotRecord {
 	out := make([]BallotRecord, 0, len(s.dirty))
 	for u := range s.dirty {
 		b := s.Ballots[u]
-		out = append(out, BallotRecord{User: u, LastSeq: b.LastSeq, Choices: append([]Choice(nil), b.Choices...)})
+		out = append(out, BallotRecord{User: u, LastSeq: b.LastSeq, Choices: append([]Choice(nil), b.Choices...), Keys: append([]uint64(nil), b.Keys...)})
 	}
 	clear(s.dirty)
 	return out
@@ -231,7 +273,7 @@ func LoadPollShard(st ShardState, n int) *PollShard {
 	s := NewPollShard(st.Header.Poll, st.Header.Shard, n)
 	s.LastSeq, s.Closed = st.Header.LastSeq, st.Header.Closed
 	for _, r := range st.Ballots {
-		b := &Ballot{LastSeq: r.LastSeq, Choices: r.Choices}
+		b := &Ballot{LastSeq: r.LastSeq, Choices: r.Choices, Keys: r.Keys}
 		s.Ballots[r.User] = b
 		for _, c := range r.Choices {
 			if int(c.Option) < n {

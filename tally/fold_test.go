@@ -1,6 +1,7 @@
 package tally
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -13,7 +14,17 @@ type step struct {
 	option int
 	count  int
 	close  bool
+	key    string // client key; zero value: one of its own per sequence
 	want   Outcome
+}
+
+// event is the step as a log event.
+func (st step) event() schema.Event {
+	key := st.key
+	if key == "" {
+		key = fmt.Sprintf("k%d", st.seq)
+	}
+	return schema.Event{Close: st.close, User: st.user, Option: st.option, Count: st.count, ClientKey: key}
 }
 
 func vote(seq uint64, user string, option, count int, want Outcome) step {
@@ -83,8 +94,7 @@ func TestApply(t *testing.T) {
 			p := &schema.Poll{ID: "pollpollpo", Options: []string{"x", "y", "z"}, VotesPerUser: tc.budget, AllowChange: tc.change}
 			s := NewPollShard(p.ID, 0, 3)
 			for i, st := range tc.steps {
-				ev := schema.Event{Close: st.close, User: st.user, Option: st.option, Count: st.count}
-				if got := s.Apply(p, st.seq, ev); got != st.want {
+				if got := s.Apply(p, st.seq, st.event()); got != st.want {
 					t.Fatalf("step %d (%+v): outcome %v, want %v", i, st, got, st.want)
 				}
 			}
@@ -119,25 +129,39 @@ func TestReplayAfterPartialFlush(t *testing.T) {
 		vote(3, "a", 1, 1, Counted), vote(4, "c", 0, 1, Counted),
 	}
 	full := NewPollShard(p.ID, 0, 2)
-	for _, e := range events {
-		full.Apply(p, e.seq, schema.Event{User: e.user, Option: e.option, Count: e.count})
+	for i, e := range events {
+		if got := full.Apply(p, e.seq, e.event()); got != e.want {
+			t.Fatalf("first fold, step %d (%+v): outcome %v, want %v", i, e, got, e.want)
+		}
 	}
-	// Only "a" made it to the store before the crash.
-	stored := []BallotRecord{{User: "a", LastSeq: full.Ballots["a"].LastSeq, Choices: full.Ballots["a"].Choices}}
+	// a moved to y, b is on y, c is on x.
+	if want := []int64{1, 2}; !slices.Equal(full.Counts, want) {
+		t.Fatalf("first fold counts = %v, want %v", full.Counts, want)
+	}
+	// Only "a" made it to the store before the crash, as of its move.
+	stored := []BallotRecord{{User: "a", LastSeq: 3, Choices: []Choice{{Option: 1, Count: 1}}}}
+	if a := full.Ballots["a"]; a.LastSeq != 3 || !slices.Equal(a.Choices, stored[0].Choices) {
+		t.Fatalf("first fold left a at %+v, want %+v", *a, stored[0])
+	}
 	re := LoadPollShard(ShardState{Ballots: stored}, 2)
-	for _, e := range events {
-		re.Apply(p, e.seq, schema.Event{User: e.user, Option: e.option, Count: e.count})
+	// The redelivered batch: a's events are behind its stored register,
+	// b and c were never stored and count again from nothing.
+	replay := []Outcome{Replay, Counted, Replay, Counted}
+	for i, e := range events {
+		if got := re.Apply(p, e.seq, e.event()); got != replay[i] {
+			t.Fatalf("replay, step %d (%+v): outcome %v, want %v", i, e, got, replay[i])
+		}
 	}
-	if !slices.Equal(re.Counts, full.Counts) {
-		t.Fatalf("after replay counts = %v, want %v", re.Counts, full.Counts)
+	if want := []int64{1, 2}; !slices.Equal(re.Counts, want) {
+		t.Fatalf("after replay counts = %v, want %v", re.Counts, want)
 	}
 }
 
 func TestTakeChanges(t *testing.T) {
 	p := &schema.Poll{ID: "pollpollpo", Options: []string{"x", "y"}, VotesPerUser: 1}
 	s := NewPollShard(p.ID, 0, 2)
-	s.Apply(p, 1, schema.Event{User: "a", Option: 0, Count: 1})
-	s.Apply(p, 2, schema.Event{User: "a", Option: 1, Count: 1}) // exhausted: register still moves
+	s.Apply(p, 1, schema.Event{User: "a", Option: 0, Count: 1, ClientKey: "k1"})
+	s.Apply(p, 2, schema.Event{User: "a", Option: 1, Count: 1, ClientKey: "k2"}) // exhausted: register still moves
 	ch := s.TakeChanges()
 	if len(ch) != 1 || ch[0].LastSeq != 2 || ch[0].Choices[0].Option != 0 {
 		t.Fatalf("changes = %+v, want a at seq 2 on option 0", ch)
