@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -133,18 +134,28 @@ func (h *Handler) admin(next http.HandlerFunc) http.HandlerFunc {
 
 func (h *Handler) decodeSpec(w http.ResponseWriter, r *http.Request) (schema.PollSpec, bool) {
 	var spec schema.PollSpec
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
+	// The whole body is read before decoding: a decoder stops at the first
+	// bad byte, so an oversized body that is not JSON, or valid JSON with
+	// padding behind it, would never reach the limit and be told something
+	// other than that it is too large.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes))
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes))
 		} else {
-			writeError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+			writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
 		}
 		return spec, false
 	}
-	if dec.More() {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+		return spec, false
+	}
+	// More would pass a stray '}' or ']'; only the end of the body may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		writeError(w, http.StatusBadRequest, "invalid JSON: trailing data")
 		return spec, false
 	}

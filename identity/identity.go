@@ -34,12 +34,27 @@ const CookieName = "vc_viewer"
 // MaxTokenBytes bounds a viewer token before it is parsed.
 const MaxTokenBytes = 2048
 
+// DefaultMaxTokenAge is the longest viewer-token lifetime accepted when
+// Options.MaxTokenAge is zero. Tokens travel in the WebSocket URL, so they
+// end up in proxy logs and browser history; a day bounds how long a leaked
+// one is good for, while still outlasting any show, since partners mint a
+// fresh token on every page load.
+const DefaultMaxTokenAge = 24 * time.Hour
+
+// leeway absorbs clock skew between the partner's backend and this node.
+const leeway = 30 * time.Second
+
 // Options configures New. Set exactly one of ViewerSecret and AnonKey.
 type Options struct {
 	// ViewerSecret is the HS256 key partners sign viewer tokens with.
 	ViewerSecret []byte
 	// AnonKey signs anonymous viewer cookies; used only without a secret.
 	AnonKey []byte
+	// MaxTokenAge is the longest lifetime a viewer token may have: exp
+	// minus iat, or exp minus now for a token without iat. A token that
+	// never expires, or only after weeks, would stay a way in after it
+	// leaked. Zero value: DefaultMaxTokenAge.
+	MaxTokenAge time.Duration
 	// Now is the clock for token expiry; zero value: time.Now.
 	Now func() time.Time
 }
@@ -58,13 +73,23 @@ func New(opts Options) (*Verifier, error) {
 	if len(opts.ViewerSecret) > 0 && len(opts.ViewerSecret) < 16 {
 		return nil, errors.New("new identity verifier: the viewer secret must be at least 16 bytes")
 	}
+	if opts.MaxTokenAge < 0 {
+		return nil, fmt.Errorf("new identity verifier: the maximum viewer token age %v is negative", opts.MaxTokenAge)
+	}
+	if opts.MaxTokenAge == 0 {
+		opts.MaxTokenAge = DefaultMaxTokenAge
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	return &Verifier{opts: opts, parser: jwt.NewParser(
 		jwt.WithValidMethods([]string{"HS256"}),
 		jwt.WithTimeFunc(opts.Now),
-		jwt.WithLeeway(30*time.Second),
+		jwt.WithLeeway(leeway),
+		jwt.WithExpirationRequired(),
+		// An iat in the future would let a token claim a short lifetime
+		// while expiring long after MaxTokenAge from now.
+		jwt.WithIssuedAt(),
 	)}, nil
 }
 
@@ -114,16 +139,48 @@ func (v *Verifier) verifyToken(tok string) (string, error) {
 	}
 	claims := &jwt.RegisteredClaims{}
 	_, err := v.parser.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return v.opts.ViewerSecret, nil })
+	// The claims are checked only once the signature holds, so these
+	// messages tell nothing to someone without the secret.
 	switch {
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "", fmt.Errorf("%w: viewer token has no expiry (exp)", ErrUnauthorized)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "", fmt.Errorf("%w: viewer token expired", ErrUnauthorized)
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "", fmt.Errorf("%w: viewer token issued in the future (iat); check the signing server's clock", ErrUnauthorized)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "", fmt.Errorf("%w: viewer token not valid yet (nbf)", ErrUnauthorized)
 	case err != nil:
 		return "", fmt.Errorf("%w: invalid viewer token", ErrUnauthorized)
+	}
+	if err := v.checkLifetime(claims); err != nil {
+		return "", err
 	}
 	if !validSubject(claims.Subject) {
 		return "", fmt.Errorf("%w: viewer token has no valid sub", ErrUnauthorized)
 	}
 	return claims.Subject, nil
+}
+
+// checkLifetime bounds how long a token stays good, whatever exp its signer
+// chose.
+func (v *Verifier) checkLifetime(c *jwt.RegisteredClaims) error {
+	limit := v.opts.MaxTokenAge
+	if c.ExpiresAt == nil { // the parser requires exp; kept should that option go
+		return fmt.Errorf("%w: viewer token has no expiry (exp)", ErrUnauthorized)
+	}
+	exp := c.ExpiresAt.Time
+	if c.IssuedAt != nil {
+		if life := exp.Sub(c.IssuedAt.Time); life > limit {
+			return fmt.Errorf("%w: viewer token lifetime %v is longer than the allowed %v", ErrUnauthorized, life, limit)
+		}
+		return nil
+	}
+	// Whole seconds, as exp is, so the message reads like the flag.
+	if left := exp.Sub(v.opts.Now()).Round(time.Second); left > limit {
+		return fmt.Errorf("%w: viewer token has no iat and expires in %v, later than the allowed lifetime %v", ErrUnauthorized, left, limit)
+	}
+	return nil
 }
 
 // validSubject keeps user ids printable and short enough for an event.
@@ -140,9 +197,11 @@ func validSubject(s string) bool {
 }
 
 // Mint signs a viewer token; used by the load generator and tests, and as
-// the reference for partners' backends.
+// the reference for partners' backends. A ttl longer than the verifier's
+// MaxTokenAge gives a token it refuses.
 func Mint(secret []byte, user string, ttl time.Duration) (string, error) {
-	claims := jwt.RegisteredClaims{Subject: user, ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl))}
+	now := time.Now()
+	claims := jwt.RegisteredClaims{Subject: user, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 	if err != nil {
 		return "", fmt.Errorf("mint viewer token: %w", err)

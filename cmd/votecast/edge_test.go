@@ -124,7 +124,7 @@ func TestAPIErrors(t *testing.T) {
 		{"empty question", "POST", "/api/polls", map[string]any{"question": " ", "options": []string{"a", "b"}}, true, 400, "question is empty"},
 		{"one option", "POST", "/api/polls", map[string]any{"question": "q", "options": []string{"a"}}, true, 400, "at least 2 options"},
 		{"unknown field", "POST", "/api/polls", map[string]any{"question": "q", "options": []string{"a", "b"}, "colour": "red"}, true, 400, "unknown field"},
-		{"oversized body", "POST", "/api/polls", rawJSON(big), true, 400, "larger than"},
+		{"oversized body", "POST", "/api/polls", rawJSON(big), true, 413, "larger than"},
 		{"bad results mode", "POST", "/api/polls", map[string]any{"question": "q", "options": []string{"a", "b"}, "results": "sometimes"}, true, 400, "results must be"},
 		{"no token", "POST", "/api/polls", map[string]any{}, false, 401, "missing producer token"},
 		{"list all without token", "GET", "/api/polls", nil, false, 401, "producer token"},

@@ -52,6 +52,8 @@ type serveConfig struct {
 	logLevel     string
 	store        storeConfig
 	tokenPrinted bool
+	// viewerTokenMaxAge bounds the lifetime of partner-signed tokens.
+	viewerTokenMaxAge time.Duration
 	// onReady, when set, is told the bound HTTP address and the NATS URL
 	// (tests start serve in-process on port 0).
 	onReady func(httpAddr, natsURL string)
@@ -67,6 +69,7 @@ func serveCommand() *ffcli.Command {
 	fs.StringVar(&c.nats.sync, "js-sync", "always", `JetStream fsync: "always" (before every PubAck) or an interval such as 2m`)
 	fs.StringVar(&c.adminToken, "admin-token", "", "producer API token (env VOTECAST_ADMIN_TOKEN); empty: generate and print one")
 	fs.StringVar(&c.viewerSecret, "viewer-secret", "", "HS256 key of partner-signed viewer tokens (env VOTECAST_VIEWER_SECRET); empty: anonymous viewers")
+	fs.DurationVar(&c.viewerTokenMaxAge, "viewer-token-max-age", 24*time.Hour, "longest lifetime (exp minus iat, or minus now) of a viewer token")
 	fs.StringVar(&c.allowOrigins, "allow-origin", "", "comma-separated partner origins allowed to embed polls")
 	fs.IntVar(&c.shards, "shards", 16, "shard count of new polls")
 	fs.DurationVar(&c.interval, "totals-interval", 100*time.Millisecond, "shortest time between two totals frames of a poll")
@@ -97,7 +100,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	if c.adminToken == "" {
 		c.adminToken, c.tokenPrinted = randomHex(16), true
 	}
-	idOpts := identity.Options{ViewerSecret: []byte(c.viewerSecret)}
+	idOpts := identity.Options{ViewerSecret: []byte(c.viewerSecret), MaxTokenAge: c.viewerTokenMaxAge}
 	if c.viewerSecret == "" {
 		if idOpts.AnonKey, err = loadOrCreateKey(filepath.Join(c.nats.dir, "viewer.key")); err != nil {
 			return err
