@@ -22,6 +22,10 @@ func (v *viewer) vote(f schema.VoteFrame) {
 		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: "poll not found"})
 		return
 	}
+	if poll.State == schema.Closing || poll.State == schema.Closed {
+		v.closedVote(poll, f)
+		return
+	}
 	if reason := refuse(&poll, f); reason != "" {
 		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: reason})
 		return

@@ -39,6 +39,10 @@ type Options struct {
 	Polls    PollView
 	Feed     Feed
 	Identity *identity.Verifier
+	// Ballots answers, for a closed poll, whether a resent vote was
+	// counted; zero value: every frame for a closed poll is answered
+	// rejected, even the resend of a vote that counted.
+	Ballots Ballots
 	// AllowOrigins are partner origins ("https://partner.example") allowed
 	// to open viewer sockets besides this server's own origin.
 	AllowOrigins []string

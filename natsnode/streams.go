@@ -63,5 +63,19 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (je
 	if err != nil {
 		return nil, fmt.Errorf("ensure bucket %s: %w", schema.PollsBucket, err)
 	}
+	// Leases are worth nothing after a restart of the server (their
+	// holders renew or retake them), so memory storage: no fsync per
+	// renewal.
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      schema.OwnersBucket,
+		Description: "votecast: who owns the tally shards (a lease renewed by its holder)",
+		History:     1,
+		TTL:         schema.OwnerLeaseTTL,
+		Storage:     jetstream.MemoryStorage,
+		Replicas:    opts.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure bucket %s: %w", schema.OwnersBucket, err)
+	}
 	return kv, nil
 }

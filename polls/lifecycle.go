@@ -127,6 +127,22 @@ func (p *Producer) Close(ctx context.Context, id string) (schema.Poll, error) {
 	})
 }
 
+// FinishClosing finishes the close of every poll in polls that a crash
+// left closing: the close procedure is resumable, and no marker is placed
+// twice. It returns the first error, after trying every poll.
+func (p *Producer) FinishClosing(ctx context.Context, polls []schema.Poll) error {
+	var first error
+	for _, poll := range polls {
+		if poll.State != schema.Closing {
+			continue
+		}
+		if _, err := p.Close(ctx, poll.ID); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // placeMarkers appends a close marker to each shard subject, or finds the
 // one an earlier, interrupted close already appended.
 func (p *Producer) placeMarkers(ctx context.Context, poll schema.Poll) ([]uint64, error) {

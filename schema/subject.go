@@ -3,18 +3,24 @@ package schema
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 )
 
 // Stream and bucket names.
 const (
-	VotesStream  = "VOTES" // the append-only log of vote events and close markers
-	TallyStream  = "TALLY" // the newest shard snapshot per subject
-	PollsBucket  = "polls" // poll definitions, watched by every node
+	VotesStream  = "VOTES"        // the append-only log of vote events and close markers
+	TallyStream  = "TALLY"        // the newest shard snapshot per subject
+	PollsBucket  = "polls"        // poll definitions, watched by every node
+	OwnersBucket = "tally_owners" // the lease of the process that owns the tally shards
 	VotesSubject = "votes.>"
 	TallySubject = "tally.>"
 )
+
+// OwnerLeaseTTL is how long a tally's lease on the shards outlives its
+// last renewal: how long a killed owner's shards wait for a new one.
+const OwnerLeaseTTL = 10 * time.Second
 
 // VoteSubject is where votes of a poll's shard are published.
 func VoteSubject(poll string, shard int) string {
@@ -81,4 +87,29 @@ type StoredTotals struct {
 	Counts []int64 `json:"counts"`
 	Shards int     `json:"shards"` // shards with anything stored
 	Error  string  `json:"error,omitempty"`
+}
+
+// BallotSubject is where a tally worker answers whether a vote of a
+// closed poll was folded (request/reply), so ingest can answer a late
+// resend truthfully without knowing the store.
+func BallotSubject(poll string) string { return "votecast.ballot." + poll }
+
+// BallotQuery asks about one client key of one user.
+type BallotQuery struct {
+	Shard int    `json:"shard"`
+	User  string `json:"user"`
+	Key   string `json:"key"`
+}
+
+// Answers to a BallotQuery.
+const (
+	BallotApplied = "applied" // the fold applied this key before the close marker
+	BallotAbsent  = "absent"  // it did not: the vote never counted
+	BallotPending = "pending" // the tally has not folded up to the marker yet
+)
+
+// BallotAnswer answers a BallotQuery.
+type BallotAnswer struct {
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
 }

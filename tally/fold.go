@@ -105,10 +105,11 @@ type PollShard struct {
 	// headerDirty is set when the header changed without a ballot
 	// changing (a close marker, a refused vote): it must still be flushed.
 	headerDirty bool
-	// publishedSeq is the sequence of the newest snapshot of this shard in
-	// the TALLY stream; a replay publishes nothing until it passes it, so
-	// the stream's last snapshot never goes back.
-	publishedSeq uint64
+	// published is the newest snapshot of this shard in the TALLY stream.
+	published schema.Snapshot
+	// settleAt is, after a load, the sequence the replay must pass before
+	// the counts are a true fold of the log (0: they are now).
+	settleAt uint64
 }
 
 // NewPollShard returns an empty shard for a poll with n options.

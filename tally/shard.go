@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,8 +20,17 @@ type shardRunner struct {
 	w       *Worker
 	idx     int
 	cons    jetstream.Consumer
-	polls   map[string]*PollShard
-	touched map[*PollShard]struct{}
+	polls map[string]*PollShard
+	// owed are the poll shards whose published snapshot may be behind
+	// their counts: a snapshot is owed once they are settled.
+	owed map[*PollShard]struct{}
+	// eager are polls to load before the first event: their published
+	// totals disagree with the store (see Worker.staleShards).
+	eager []string
+	// position is the stream sequence of the last event this runner has
+	// folded, or at start the consumer's ack floor (everything at or
+	// below it is durably folded).
+	position uint64
 	// unacked is the newest folded event not yet acked; with AckAll, its
 	// ack covers every event before it.
 	unacked jetstream.Msg
@@ -53,7 +63,13 @@ func (r *shardRunner) run(ctx context.Context) {
 		return
 	}
 	defer cc.Stop()
-	r.touched = map[*PollShard]struct{}{}
+	r.owed = map[*PollShard]struct{}{}
+	for _, id := range r.eager {
+		if _, _, ok := r.pollShard(ctx, id); !ok {
+			return
+		}
+	}
+	r.publishSnapshots()
 	var (
 		done     = make(chan flushResult, 1)
 		flushing bool
@@ -76,6 +92,15 @@ func (r *shardRunner) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errLeaseLost) {
+				// Another process may own the shards now: no ack, no
+				// flush, no snapshot from here (an ack could even land on
+				// the new owner's consumer). It replays what we held.
+				if flushing {
+					<-done
+				}
+				return
+			}
 			if flushing {
 				res := <-done
 				r.settle(res, log)
@@ -161,6 +186,9 @@ func (r *shardRunner) foldBatch(ctx context.Context, batch []jetstream.Msg) bool
 			return false
 		}
 		r.unacked = m
+		if meta, err := m.Metadata(); err == nil {
+			r.position = meta.Sequence.Stream
+		}
 	}
 	return true
 }
@@ -189,7 +217,7 @@ func (r *shardRunner) fold(ctx context.Context, m jetstream.Msg) bool {
 	out := ps.Apply(&poll, meta.Sequence.Stream, ev)
 	r.w.metrics.outcomes.WithLabelValues(out.String()).Inc()
 	if out == Counted || out == Marker {
-		r.touched[ps] = struct{}{}
+		r.owed[ps] = struct{}{}
 	}
 	return true
 }
@@ -226,8 +254,17 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 			}
 			ps := LoadPollShard(st, len(poll.Options))
 			ps.Poll, ps.Shard = id, r.idx
-			ps.publishedSeq = r.lastSnapshotSeq(ctx, id)
+			if ps.LastSeq > r.position {
+				// A flush the crash cut short left ballots past the ack
+				// floor: the counts are a true fold of the log only once
+				// the replay has passed them.
+				ps.settleAt = ps.LastSeq
+			}
+			if last, ok := r.lastSnapshot(ctx, id); ok {
+				ps.published = last
+			}
 			r.polls[id] = ps
+			r.owed[ps] = struct{}{} // republish what was loaded if the stream lost it
 			return ps, poll, true
 		}
 		if tries == 0 {
@@ -241,37 +278,43 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 	}
 }
 
-// lastSnapshotSeq reads the sequence of the shard's newest snapshot; 0 when
-// there is none or it cannot be read (then a replay may briefly publish an
-// older snapshot, which running broadcast nodes ignore anyway).
-func (r *shardRunner) lastSnapshotSeq(ctx context.Context, poll string) uint64 {
+// lastSnapshot reads the shard's newest published snapshot; ok is false
+// when there is none or it cannot be read (then the first snapshot owed
+// is published, which running broadcast nodes ignore if it is older).
+func (r *shardRunner) lastSnapshot(ctx context.Context, poll string) (schema.Snapshot, bool) {
 	stream, err := r.w.opts.JS.Stream(ctx, schema.TallyStream)
 	if err != nil {
-		return 0
+		return schema.Snapshot{}, false
 	}
 	m, err := stream.GetLastMsgForSubject(ctx, schema.SnapshotSubject(poll, r.idx))
 	if err != nil {
-		return 0
+		return schema.Snapshot{}, false
 	}
 	s, err := schema.DecodeSnapshot(m.Data)
-	if err != nil {
-		return 0
-	}
-	return s.Seq
+	return s, err == nil
 }
 
+// publishSnapshots publishes every owed snapshot of a settled poll shard
+// that differs from the last one published. A settled shard's counts are
+// the fold of the log up to its LastSeq, so a snapshot is never an
+// in-between state, and the stream's last snapshot never goes back.
 func (r *shardRunner) publishSnapshots() {
-	for ps := range r.touched {
-		if ps.LastSeq <= ps.publishedSeq {
-			continue // still replaying what an earlier owner published
+	for ps := range r.owed {
+		if ps.settleAt > r.position {
+			continue // still replaying what a crash cut short
 		}
-		ps.publishedSeq = ps.LastSeq
-		s := schema.Snapshot{Poll: ps.Poll, Shard: ps.Shard, Seq: ps.LastSeq, Counts: ps.Counts, Closed: ps.Closed}
+		delete(r.owed, ps)
+		last := ps.published
+		if ps.LastSeq < last.Seq || ps.LastSeq == last.Seq && ps.Closed == last.Closed && slices.Equal(ps.Counts, last.Counts) {
+			continue // the replay has not reached what is published, or agrees with it
+		}
+		s := schema.Snapshot{Poll: ps.Poll, Shard: ps.Shard, Seq: ps.LastSeq, Counts: slices.Clone(ps.Counts), Closed: ps.Closed}
 		if err := r.w.opts.NC.Publish(schema.SnapshotSubject(ps.Poll, ps.Shard), schema.EncodeSnapshot(s)); err != nil {
 			r.w.log.Warn("tally: publish snapshot", "poll", ps.Poll, "shard", ps.Shard, "err", err)
+			continue
 		}
+		ps.published = s
 	}
-	clear(r.touched)
 }
 
 // changes takes every changed poll shard's records for a flush.

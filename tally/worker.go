@@ -2,11 +2,15 @@ package tally
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -16,9 +20,14 @@ import (
 	"github.com/votecast/votecast/schema"
 )
 
-// PollSource gives the tally poll definitions (the policy to fold under).
+// PollSource gives the tally poll definitions (the policy to fold under)
+// and the list of polls, whose shard counts say which shard indices must
+// be consumed.
 type PollSource interface {
 	WaitFor(ctx context.Context, id string, cond func(schema.Poll) bool) (schema.Poll, error)
+	List() []schema.Poll
+	// Changed returns a channel closed at the next change of any poll.
+	Changed() <-chan struct{}
 }
 
 // Options configures a Worker. JS, NC, Store and Polls are required.
@@ -27,9 +36,17 @@ type Options struct {
 	NC    *nats.Conn // publishes snapshots
 	Store Store
 	Polls PollSource
-	// Shards are the shard indices this worker owns; zero value: all of
-	// 0..schema.DefaultShards-1. Each index must be owned by one worker.
-	Shards []int
+	// MinShards is the least number of shard indices consumed; zero
+	// value: schema.DefaultShards. The worker consumes indices
+	// 0..n-1, n the largest of MinShards and every known poll's Shards,
+	// and grows n when a poll with more shards appears: no accepted vote
+	// is left on a subject nobody reads, whatever the default for new
+	// polls was when a poll was made.
+	MinShards int
+	// NodeID names this node in the shard lease; zero value: a new one per
+	// process. Give the stable id of the node's data directory so that a
+	// restart after a crash takes its own lease over at once.
+	NodeID string
 	// MaxBatch bounds the events folded between two flushes; zero value: 2000.
 	MaxBatch int
 	// PollWait bounds the wait for a poll definition an event names;
@@ -42,11 +59,13 @@ type Options struct {
 	Registerer prometheus.Registerer
 }
 
-// Worker folds the shards it owns. Run it once.
+// Worker folds the shards it owns. Acquire, then Run, once.
 type Worker struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
+	lease   *lease
+	running atomic.Int64 // shard indices being consumed now
 }
 
 // NewWorker validates opts and returns a Worker.
@@ -54,15 +73,16 @@ func NewWorker(opts Options) (*Worker, error) {
 	if opts.JS == nil || opts.NC == nil || opts.Store == nil || opts.Polls == nil {
 		return nil, errors.New("new tally worker: JS, NC, Store and Polls are required")
 	}
-	if len(opts.Shards) == 0 {
-		for i := range schema.DefaultShards {
-			opts.Shards = append(opts.Shards, i)
-		}
+	if opts.MinShards == 0 {
+		opts.MinShards = schema.DefaultShards
 	}
-	for _, s := range opts.Shards {
-		if s < 0 || s >= schema.MaxShards {
-			return nil, fmt.Errorf("new tally worker: shard %d out of range", s)
-		}
+	if opts.MinShards < 1 || opts.MinShards > schema.MaxShards {
+		return nil, fmt.Errorf("new tally worker: MinShards must be between 1 and %d", schema.MaxShards)
+	}
+	if opts.NodeID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+		opts.NodeID = hex.EncodeToString(b[:])
 	}
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = 2000
@@ -73,29 +93,135 @@ func NewWorker(opts Options) (*Worker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Worker{opts: opts, log: opts.Logger.With("role", "tally"), metrics: newMetrics(opts.Registerer)}, nil
+	w := &Worker{opts: opts, log: opts.Logger.With("role", "tally"), metrics: newMetrics(opts.Registerer)}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "votecast_tally_unread_shards",
+			Help: "Shard indices that known polls use and this tally does not consume: votes there would wait uncounted.",
+		}, func() float64 { return float64(w.Unread()) }))
+	}
+	return w, nil
 }
 
 // ConsumerName is the durable consumer of a shard index.
 func ConsumerName(shard int) string { return "tally-" + strconv.Itoa(shard) }
 
-// Run folds until ctx is cancelled, then flushes what it folded, acks it
-// and returns. It returns early only if a consumer cannot be set up.
+// Acquire takes the lease on the tally shards. It fails, wrapping
+// ErrShardsHeld and naming the holder, while another live process owns
+// them: two tallies folding the same shards would split and double
+// counts. Call it before Run.
+func (w *Worker) Acquire(ctx context.Context) error {
+	l, err := acquireLease(ctx, w.opts.JS, newHolder(w.opts.NodeID))
+	if err != nil {
+		return err
+	}
+	w.lease = l
+	return nil
+}
+
+// Run folds until ctx is cancelled, then flushes what it folded, acks it,
+// gives the lease up and returns nil. If the lease is lost (not renewed in
+// time: a paused or cut-off process) it stops folding at once, without a
+// final flush, and takes the lease again to start over from the store; it
+// returns an error only when it cannot (another process owns the shards
+// now, or a consumer cannot be set up).
 func (w *Worker) Run(ctx context.Context) error {
-	runners := make([]*shardRunner, 0, len(w.opts.Shards))
-	for _, idx := range w.opts.Shards {
-		cons, err := w.claim(ctx, idx)
-		if err != nil {
+	if w.lease == nil {
+		if err := w.Acquire(ctx); err != nil {
 			return err
 		}
-		runners = append(runners, &shardRunner{w: w, idx: idx, cons: cons, polls: map[string]*PollShard{}})
 	}
+	for {
+		err := w.runOwned(ctx)
+		if ctx.Err() != nil {
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			w.lease.release(rctx)
+			cancel()
+			return nil
+		}
+		if !errors.Is(err, errLeaseLost) {
+			return err
+		}
+		w.log.Error("tally: stopped folding; taking the lease again to start over from the store", "err", err)
+		if err := w.Acquire(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// runOwned runs the shard runners while the lease holds.
+func (w *Worker) runOwned(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
-	for _, r := range runners {
-		wg.Go(func() { r.run(ctx) })
+	defer func() { cancel(nil); wg.Wait(); w.running.Store(0) }()
+	wg.Go(func() {
+		if err := w.lease.keep(ctx, w.log); err != nil {
+			cancel(err)
+		}
+	})
+	stale, err := w.staleShards(ctx)
+	if err != nil {
+		w.log.Warn("tally: compare published totals with the store; they are repaired as events come", "err", err)
 	}
-	wg.Wait()
-	return nil
+	started := 0
+	grow := func() error {
+		for n := w.wanted(); started < n; started++ {
+			r, err := w.newRunner(ctx, started)
+			if err != nil {
+				return err
+			}
+			r.eager = stale[started]
+			wg.Go(func() { r.run(ctx) })
+			w.running.Store(int64(started + 1))
+		}
+		return nil
+	}
+	if err := grow(); err != nil {
+		return err
+	}
+	for {
+		changed := w.opts.Polls.Changed()
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-changed:
+			if err := grow(); err != nil {
+				if ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
+				// The votes wait in the stream; the next change retries.
+				w.log.Error("tally: consume a new shard index", "err", err)
+			}
+		}
+	}
+}
+
+// wanted is how many shard indices must be consumed now.
+func (w *Worker) wanted() int {
+	n := w.opts.MinShards
+	for _, p := range w.opts.Polls.List() {
+		n = max(n, min(p.Shards, schema.MaxShards))
+	}
+	return n
+}
+
+// Unread is how many shard indices that known polls use no runner of this
+// worker consumes: votes there would be accepted and never counted. It is
+// 0 but for the moment a new poll takes to reach the worker.
+func (w *Worker) Unread() int {
+	return max(0, w.wanted()-int(w.running.Load()))
+}
+
+func (w *Worker) newRunner(ctx context.Context, idx int) (*shardRunner, error) {
+	cons, floor, err := w.claim(ctx, idx)
+	if err != nil {
+		return nil, err
+	}
+	return &shardRunner{w: w, idx: idx, cons: cons, polls: map[string]*PollShard{}, position: floor}, nil
 }
 
 func consumerConfig(idx int) jetstream.ConsumerConfig {
@@ -117,52 +243,73 @@ func consumerConfig(idx int) jetstream.ConsumerConfig {
 // second vote could be folded before the first. So the new owner recreates
 // the consumer at the ack floor: everything after it comes again, in log
 // order, and what the old owner already flushed is skipped as a replay.
-func (w *Worker) claim(ctx context.Context, idx int) (jetstream.Consumer, error) {
+//
+// It returns the consumer and its ack floor: every event at or below it
+// is durably folded into the store.
+//
+// Only the lease holder calls claim, so the consumer it may reset is one
+// no live process reads.
+func (w *Worker) claim(ctx context.Context, idx int) (jetstream.Consumer, uint64, error) {
 	cfg := consumerConfig(idx)
+	var floor uint64
 	cons, err := w.opts.JS.Consumer(ctx, schema.VotesStream, cfg.Durable)
 	switch {
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 	case err != nil:
-		return nil, fmt.Errorf("tally: claim shard %d: %w", idx, err)
+		return nil, 0, fmt.Errorf("tally: claim shard %d: %w", idx, err)
 	default:
 		info, err := cons.Info(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("tally: claim shard %d: %w", idx, err)
+			return nil, 0, fmt.Errorf("tally: claim shard %d: %w", idx, err)
 		}
+		floor = info.AckFloor.Stream
 		if info.NumAckPending == 0 {
-			return cons, nil
+			return cons, floor, nil
 		}
 		w.log.Info("tally: previous owner left events unacked; replaying from the ack floor in order",
 			"shard", idx, "ack_floor", info.AckFloor.Stream, "unacked", info.NumAckPending)
 		if err := w.opts.JS.DeleteConsumer(ctx, schema.VotesStream, cfg.Durable); err != nil {
-			return nil, fmt.Errorf("tally: claim shard %d: reset consumer: %w", idx, err)
+			return nil, 0, fmt.Errorf("tally: claim shard %d: reset consumer: %w", idx, err)
 		}
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.AckFloor.Stream+1
 	}
 	cons, err = w.opts.JS.CreateOrUpdateConsumer(ctx, schema.VotesStream, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("tally: set up consumer for shard %d: %w", idx, err)
+		return nil, 0, fmt.Errorf("tally: set up consumer for shard %d: %w", idx, err)
 	}
-	return cons, nil
+	return cons, floor, nil
 }
 
-// Lag is how many events of the given shards the tally has not yet made
-// durable: delivered-but-unacked plus not yet delivered.
-func Lag(ctx context.Context, js jetstream.JetStream, shards int) (uint64, error) {
+// Lag is how many events of the tally's shards are not yet durably
+// folded: delivered-but-unacked plus not yet delivered, over every shard
+// consumer (one paged listing, whatever the number of shards).
+func Lag(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	stream, err := js.Stream(ctx, schema.VotesStream)
+	if err != nil {
+		return 0, fmt.Errorf("tally lag: %w", err)
+	}
 	var total uint64
-	for i := range shards {
-		c, err := js.Consumer(ctx, schema.VotesStream, ConsumerName(i))
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			continue
+	list := stream.ListConsumers(ctx)
+	for info := range list.Info() {
+		if strings.HasPrefix(info.Name, "tally-") {
+			total += info.NumPending + uint64(info.NumAckPending)
 		}
-		if err != nil {
-			return 0, fmt.Errorf("tally lag: shard %d: %w", i, err)
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("tally lag: shard %d: %w", i, err)
-		}
-		total += info.NumPending + uint64(info.NumAckPending)
+	}
+	if err := list.Err(); err != nil {
+		return 0, fmt.Errorf("tally lag: %w", err)
 	}
 	return total, nil
+}
+
+// Ready says why the tally cannot be relied on now, or nil: it is not
+// folding (its lease is being taken again), or known polls use shard
+// indices it does not consume.
+func (w *Worker) Ready() error {
+	if w.running.Load() == 0 {
+		return errors.New("tally is not folding (no shard lease)")
+	}
+	if n := w.Unread(); n > 0 {
+		return fmt.Errorf("tally: %d shard indices that polls use are not consumed yet", n)
+	}
+	return nil
 }

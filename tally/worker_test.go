@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/votecast/votecast/internal/await"
 	"github.com/votecast/votecast/natsnode/natstest"
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/store/embedded"
@@ -91,7 +92,7 @@ func (r *rig) publish(t *testing.T, from, n int) {
 }
 
 func (r *rig) run(t *testing.T, st tally.Store) (stop func()) {
-	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: st, Polls: staticPolls{r.poll.ID: r.poll}, Shards: []int{0, 1}, MaxBatch: 50})
+	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: st, Polls: staticPolls{r.poll.ID: r.poll}, MinShards: 2, MaxBatch: 50, NodeID: "test-node"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,17 +108,21 @@ func (r *rig) run(t *testing.T, st tally.Store) (stop func()) {
 }
 
 func (r *rig) waitStored(t *testing.T, want []int64) {
-	deadline := time.Now().Add(20 * time.Second)
-	var got schema.StoredTotals
-	for time.Now().Before(deadline) {
-		got, _ = tally.StoredTotals(context.Background(), r.store, r.poll.ID)
-		lag, _ := tally.Lag(context.Background(), r.js, r.poll.Shards)
-		if slices.Equal(got.Counts, want) && lag == 0 {
-			return
+	t.Helper()
+	await.For(t, 20*time.Second, func() string {
+		got, err := tally.StoredTotals(context.Background(), r.store, r.poll.ID)
+		if err != nil {
+			return fmt.Sprintf("reading stored totals: %v", err)
 		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
-	}
-	t.Fatalf("stored = %v, want %v", got.Counts, want)
+		lag, err := tally.Lag(context.Background(), r.js)
+		if err != nil {
+			return fmt.Sprintf("reading the tally's lag: %v", err)
+		}
+		if !slices.Equal(got.Counts, want) || lag != 0 {
+			return fmt.Sprintf("stored = %v with %d events unacked, want %v with none", got.Counts, lag, want)
+		}
+		return ""
+	})
 }
 
 // TestCrashMidFlushLosesAndDoublesNothing kills a worker halfway through a
@@ -157,15 +162,22 @@ func TestStoreOutageHoldsAcks(t *testing.T) {
 	stop := r.run(t, down)
 	defer stop()
 	r.publish(t, 0, 200)
-	deadline := time.Now().Add(10 * time.Second)
-	for down.attempts() < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	await.Until(t, 10*time.Second, "three flushes refused by the store", func() bool { return down.attempts() >= 3 })
+	lag, err := tally.Lag(context.Background(), r.js)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if lag, _ := tally.Lag(context.Background(), r.js, r.poll.Shards); lag == 0 {
-		t.Fatal("events were acked while the store was down")
+	if lag != 200 {
+		t.Fatalf("%d of 200 events unacked while the store was down, want all", lag)
 	}
 	down.set(false)
-	want, _ := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
+	want, err := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Events != 200 {
+		t.Fatalf("log has %d events, want 200", want.Events)
+	}
 	r.waitStored(t, want.Counts)
 }
 
@@ -243,7 +255,7 @@ func TestUnknownPollHoldsTheShard(t *testing.T) {
 	known := r.poll
 	late := schema.Poll{ID: schema.NewPollID(), Options: []string{"x", "y"}, VotesPerUser: 1, State: schema.Open, Shards: 2}
 	src := &latePolls{polls: map[string]schema.Poll{known.ID: known}, changed: make(chan struct{})}
-	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: r.store, Polls: src, Shards: []int{0, 1}, PollWait: 50 * time.Millisecond})
+	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: r.store, Polls: src, MinShards: 2, PollWait: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,13 +276,7 @@ func TestUnknownPollHoldsTheShard(t *testing.T) {
 	}
 	// The case under test: the tally has given up waiting at least twice
 	// and must still be holding the events, not skipping them.
-	deadline := time.Now().Add(10 * time.Second)
-	for src.missed() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-	}
-	if src.missed() < 2 {
-		t.Fatal("the tally never waited for the unknown poll")
-	}
+	await.Until(t, 10*time.Second, "the tally waiting twice for the unknown poll", func() bool { return src.missed() >= 2 })
 	src.add(late)
 	r.waitStored(t, []int64{20, 0, 0})
 	r.poll = late
