@@ -17,9 +17,9 @@ import (
 // one at a time, on copies of the changed ballots, so folding and live
 // totals go on while the store is slow or down.
 type shardRunner struct {
-	w       *Worker
-	idx     int
-	cons    jetstream.Consumer
+	w     *Worker
+	idx   int
+	cons  jetstream.Consumer
 	polls map[string]*PollShard
 	// owed are the poll shards whose published snapshot may be behind
 	// their counts: a snapshot is owed once they are settled.
