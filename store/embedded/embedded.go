@@ -20,7 +20,7 @@ import (
 // Key layout, one key space per poll shard so a shard loads with one scan:
 //
 //	h/<poll>/<shard:u16>         header: last seq, closed, counts
-//	b/<poll>/<shard:u16>/<user>  ballot: last seq, choices
+//	b/<poll>/<shard:u16>/<user>  ballot: last seq, choices, client key hashes (codec.go)
 const (
 	headerPrefix = 'h'
 	ballotPrefix = 'b'

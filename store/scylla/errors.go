@@ -50,14 +50,30 @@ var transientCodes = map[int]bool{
 	gocql.ErrCodeReadTimeout:   true,
 }
 
+// serverCode is the CQL error code of a server's error reply in err. The
+// error types of the driver this module uses (scylladb/gocql v1.19) carry
+// it as GetCode; none has the Code of gocql.RequestError, so looking for
+// that interface alone found no code at all. It is still looked for in
+// case a later driver brings it back.
+func serverCode(err error) (int, bool) {
+	var fe interface{ GetCode() int }
+	if errors.As(err, &fe) {
+		return fe.GetCode(), true
+	}
+	var re gocql.RequestError
+	if errors.As(err, &re) {
+		return re.Code(), true
+	}
+	return 0, false
+}
+
 func retriable(err error) bool {
 	for _, t := range transient {
 		if errors.Is(err, t) {
 			return true
 		}
 	}
-	var re gocql.RequestError
-	if errors.As(err, &re) && transientCodes[re.Code()] {
+	if code, ok := serverCode(err); ok && transientCodes[code] {
 		return true
 	}
 	if errors.Is(err, errUnreachable) {

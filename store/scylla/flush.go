@@ -84,9 +84,10 @@ func chunkBallots(bs []tally.BallotRecord) [][]tally.BallotRecord {
 
 // ballotSize approximates a ballot row in a batch: the user id, the
 // sequence and timestamp, each choice as a 6-byte tuple with its length
-// prefixes, and the per-row overhead of a batch entry.
+// prefixes, each key hash as a bigint with its length prefix, and the
+// per-row overhead of a batch entry.
 func ballotSize(b tally.BallotRecord) int {
-	return len(b.User) + 16 + 14*len(b.Choices) + 32
+	return len(b.User) + 16 + 14*len(b.Choices) + 12*len(b.Keys) + 32
 }
 
 func (s *Store) writeBallots(ctx context.Context, h tally.ShardHeader, bs []tally.BallotRecord) error {
@@ -97,7 +98,7 @@ func (s *Store) writeBallots(ctx context.Context, h tally.ShardHeader, bs []tall
 		seq := int64(r.LastSeq)
 		b.Entries = append(b.Entries, gocql.BatchEntry{
 			Stmt:       insertBallot,
-			Args:       []any{h.Poll, h.Shard, r.User, seq, toRow(r.Choices), seq},
+			Args:       []any{h.Poll, h.Shard, r.User, seq, toRow(r.Choices), keysToRow(r.Keys), seq},
 			Idempotent: true,
 		})
 	}

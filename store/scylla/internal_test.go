@@ -132,6 +132,12 @@ func TestHeadersByPoll(t *testing.T) {
 
 type codeErr struct{ code int }
 
+// frameErr is how the driver's error types carry a server's code.
+type frameErr struct{ code int }
+
+func (e frameErr) GetCode() int  { return e.code }
+func (e frameErr) Error() string { return fmt.Sprintf("frame code %#x", e.code) }
+
 func (e codeErr) Code() int       { return e.code }
 func (e codeErr) Message() string { return "m" }
 func (e codeErr) Error() string   { return fmt.Sprintf("code %#x", e.code) }
@@ -148,6 +154,8 @@ func TestWrapErr(t *testing.T) {
 		{"Unavailable", codeErr{gocql.ErrCodeUnavailable}, true},
 		{"WriteTimeout", codeErr{gocql.ErrCodeWriteTimeout}, true},
 		{"Overloaded", codeErr{gocql.ErrCodeOverloaded}, true},
+		{"FrameOverloaded", fmt.Errorf("exec: %w", frameErr{gocql.ErrCodeOverloaded}), true},
+		{"FrameInvalid", frameErr{gocql.ErrCodeInvalid}, false},
 		{"Canceled", context.Canceled, false},
 		{"Syntax", codeErr{gocql.ErrCodeSyntax}, false},
 		{"Invalid", codeErr{gocql.ErrCodeInvalid}, false},

@@ -37,9 +37,10 @@ func (s *Store) LoadShard(ctx context.Context, poll string, shard int) (tally.Sh
 	var (
 		user    string
 		choices []choice
+		keys    []int64
 	)
-	for iter.Scan(&user, &seq, &choices) {
-		st.Ballots = append(st.Ballots, tally.BallotRecord{User: user, LastSeq: uint64(seq), Choices: fromRow(choices)})
+	for iter.Scan(&user, &seq, &choices, &keys) {
+		st.Ballots = append(st.Ballots, tally.BallotRecord{User: user, LastSeq: uint64(seq), Choices: fromRow(choices), Keys: keysFromRow(keys)})
 	}
 	if err := iter.Close(); err != nil {
 		return st, wrapErr(err, "load shard %s/%d ballots", poll, shard)
@@ -73,15 +74,16 @@ func (s *Store) LoadBallot(ctx context.Context, poll string, shard int, user str
 	var (
 		seq     int64
 		choices []choice
+		keys    []int64
 	)
 	err := s.session.ContextQuery(ctx, selectBallot, nil).Bind(poll, shard, user).
-		Idempotent(true).Scan(&seq, &choices)
+		Idempotent(true).Scan(&seq, &choices, &keys)
 	switch {
 	case errors.Is(err, gocql.ErrNotFound):
 		return r, false, nil
 	case err != nil:
 		return r, false, wrapErr(err, "load ballot %s/%d/%s", poll, shard, user)
 	}
-	r.LastSeq, r.Choices = uint64(seq), fromRow(choices)
+	r.LastSeq, r.Choices, r.Keys = uint64(seq), fromRow(choices), keysFromRow(keys)
 	return r, true, nil
 }

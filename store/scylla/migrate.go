@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/votecast/votecast/schema"
@@ -52,8 +53,10 @@ type migration struct {
 // schema_migrations table, and returns the versions it applied: none when
 // the schema is up to date. A file whose statements all succeeded is
 // recorded; one cut short is run again from the start next time, which is
-// why its statements must be idempotent. A recorded file that has changed
-// since is an error: released files are never edited.
+// why its statements must be idempotent: IF NOT EXISTS where the servers
+// take it, and for ALTER TABLE ... ADD, which ScyllaDB takes without IF NOT
+// EXISTS only, Migrate itself (see addedBefore). A recorded file that has
+// changed since is an error: released files are never edited.
 //
 // Run it from one process at a time (a deploy step, not every node's
 // start-up): concurrent schema changes from several clients can leave
@@ -91,7 +94,7 @@ func Migrate(ctx context.Context, opts MigrateOptions) (applied []string, err er
 			}
 			continue
 		}
-		if err := apply(ctx, s, m); err != nil {
+		if err := apply(ctx, s, o.Keyspace, m); err != nil {
 			return applied, wrapErr(err, "migrate %s: apply %s", o.Keyspace, m.version)
 		}
 		applied = append(applied, m.version)
@@ -167,9 +170,14 @@ func appliedVersions(ctx context.Context, s gocqlx.Session) (map[string]string, 
 	return done, iter.Close()
 }
 
-func apply(ctx context.Context, s gocqlx.Session, m migration) error {
+func apply(ctx context.Context, s gocqlx.Session, keyspace string, m migration) error {
 	for i, stmt := range m.statements {
-		if err := execDDL(ctx, s, stmt); err != nil {
+		err := execDDL(ctx, s, stmt)
+		if err == nil {
+			continue
+		}
+		done, err := addedBefore(ctx, s, keyspace, stmt, err)
+		if !done {
 			return fmt.Errorf("statement %d: %w", i+1, err)
 		}
 	}
@@ -184,4 +192,60 @@ func execDDL(ctx context.Context, s gocqlx.Session, stmt string) error {
 		return err
 	}
 	return s.AwaitSchemaAgreement(ctx)
+}
+
+// addColumn is the one-column form of ALTER TABLE ... ADD, with unquoted
+// names (case-insensitive, so lowercased), the form migration files use:
+// keyspace, table, column, type, STATIC.
+var addColumn = regexp.MustCompile(`(?is)^ALTER\s+(?:TABLE|COLUMNFAMILY)\s+(?:([a-z][a-z0-9_]*)\.)?([a-z][a-z0-9_]*)\s+ADD\s+([a-z][a-z0-9_]*)\s+(.+?)(\s+STATIC)?$`)
+
+// addedBefore says whether stmt, which failed with err, is an ALTER TABLE
+// ... ADD of a column that is already there as stmt would make it: what a
+// run of the same file cut short after that statement leaves. Then the
+// statement counts as applied. ALTER TABLE ... ADD IF NOT EXISTS would say
+// so itself, but only Cassandra 5 parses it, not ScyllaDB. The column is
+// looked up in system_schema rather than recognised by the error's text,
+// which differs between servers and versions ("Column with name 'x'
+// already exists", "Invalid column name x because it conflicts with an
+// existing column"). A column there with another type or kind is not the
+// migration's and stays an error, with what was found added to err.
+func addedBefore(ctx context.Context, s gocqlx.Session, keyspace, stmt string, err error) (bool, error) {
+	if code, ok := serverCode(err); !ok || (code != gocql.ErrCodeInvalid && code != gocql.ErrCodeAlreadyExists) {
+		return false, err
+	}
+	m := addColumn.FindStringSubmatch(stmt)
+	if m == nil || strings.EqualFold(m[3], "if") { // ADD IF NOT EXISTS failed for another reason
+		return false, err
+	}
+	if m[1] != "" {
+		keyspace = m[1]
+	}
+	keyspace, table, column := strings.ToLower(keyspace), strings.ToLower(m[2]), strings.ToLower(m[3])
+	wantKind := "regular"
+	if m[5] != "" {
+		wantKind = "static"
+	}
+	// Every node is to have the column before one of them is asked.
+	if aerr := s.AwaitSchemaAgreement(ctx); aerr != nil {
+		return false, fmt.Errorf("%w; then waiting for schema agreement: %w", err, aerr)
+	}
+	var typ, kind string
+	qerr := s.ContextQuery(ctx, "SELECT type, kind FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?", nil).
+		Bind(keyspace, table, column).Scan(&typ, &kind)
+	switch {
+	case errors.Is(qerr, gocql.ErrNotFound):
+		return false, err
+	case qerr != nil:
+		return false, fmt.Errorf("%w; then looking column %s.%s up: %w", err, table, column, qerr)
+	case cqlType(typ) != cqlType(m[4]) || kind != wantKind:
+		return false, fmt.Errorf("%w: %s.%s is there as %s %s, not %s %s", err, table, column, kind, typ, wantKind, m[4])
+	}
+	return true, nil
+}
+
+// cqlType is a CQL type name without case or spaces, as the file writes
+// it or system_schema shows it ("map<text, int>"). Aliases (varchar for
+// text) are not resolved: files write the name the server shows.
+func cqlType(t string) string {
+	return strings.ToLower(strings.Join(strings.Fields(t), ""))
 }

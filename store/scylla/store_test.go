@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/store/scylla"
 	"github.com/votecast/votecast/store/storetest"
@@ -166,4 +168,35 @@ func TestOpenMissingKeyspace(t *testing.T) {
 		t.Fatalf("Open on a missing keyspace = %v, want a permanent error", err)
 	}
 	t.Log(err)
+}
+
+// A ballot without keys or choices is written with empty lists, not
+// nulls: a null cell is a tombstone, one for every such ballot, which
+// reads of the shard would have to step over. The driver reads a null list
+// as nil and an empty one as an empty slice.
+func TestNoNullLists(t *testing.T) {
+	needServer(t)
+	s := openStore(t, options(testKeyspace))
+	poll := schema.NewPollID()
+	up := tally.ShardUpdate{Header: tally.ShardHeader{Poll: poll, Shard: 0, LastSeq: 3}, Ballots: []tally.BallotRecord{{User: "u", LastSeq: 3}}}
+	if err := s.Flush(t.Context(), []tally.ShardUpdate{up}); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	c := gocql.NewCluster(strings.Split(serverAddr, ",")...)
+	c.Keyspace = testKeyspace
+	c.Timeout = time.Minute
+	raw, err := c.CreateSession()
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer raw.Close()
+	var keys, choices []byte // the cells' bytes: nil for a null
+	err = raw.Query("SELECT applied_keys, choices FROM ballots WHERE poll = ? AND shard = 0 AND user_id = 'u'", poll).
+		WithContext(t.Context()).Scan(&keys, &choices)
+	if err != nil {
+		t.Fatalf("select: %v", err)
+	}
+	if keys == nil || choices == nil {
+		t.Fatalf("applied_keys = %#v, choices = %#v: want empty lists, not nulls", keys, choices)
+	}
 }

@@ -6,12 +6,14 @@ import (
 	"github.com/votecast/votecast/tally"
 )
 
-// The tables of schema/cql/0001_init.cql. The statements are built once:
-// the driver prepares each on first use and routes it by partition key.
+// The tables of schema/cql as its files leave them: 0001_init made both,
+// 0002_ballot_keys added ballots.applied_keys. The statements are built
+// once: the driver prepares each on first use and routes it by partition
+// key.
 var (
 	ballots = table.New(table.Metadata{
 		Name:    "ballots",
-		Columns: []string{"poll", "shard", "user_id", "last_seq", "choices"},
+		Columns: []string{"poll", "shard", "user_id", "last_seq", "choices", "applied_keys"},
 		PartKey: []string{"poll", "shard"},
 		SortKey: []string{"user_id"},
 	})
@@ -25,8 +27,8 @@ var (
 	// The write timestamp of a ballot is its stream sequence: see flush.go.
 	insertBallot, _  = ballots.InsertBuilder().TimestampNamed("seq").ToCql()
 	insertHeader, _  = headers.Insert()
-	selectBallots, _ = ballots.Select("user_id", "last_seq", "choices")
-	selectBallot, _  = ballots.Get("last_seq", "choices")
+	selectBallots, _ = ballots.Select("user_id", "last_seq", "choices", "applied_keys")
+	selectBallot, _  = ballots.Get("last_seq", "choices", "applied_keys")
 	selectHeader, _  = headers.Get("last_seq", "closed", "counts")
 	selectHeaders, _ = headers.Select("shard", "last_seq", "closed", "counts")
 )
@@ -57,6 +59,30 @@ func fromRow(cs []choice) []tally.Choice {
 	out := make([]tally.Choice, len(cs))
 	for i, c := range cs {
 		out[i] = tally.Choice{Option: uint8(c.Option), Count: uint16(c.Count)}
+	}
+	return out
+}
+
+// keysToRow holds each uint64 key hash in a bigint with the same 64 bits:
+// a hash at or above 2^63 is stored negative and comes back as it was.
+func keysToRow(ks []uint64) []int64 {
+	// Never nil, as in toRow: no tombstone for a ballot without keys.
+	out := make([]int64, len(ks))
+	for i, k := range ks {
+		out[i] = int64(k)
+	}
+	return out
+}
+
+// keysFromRow also reads the null of a row written before
+// 0002_ballot_keys: no keys.
+func keysFromRow(ks []int64) []uint64 {
+	if len(ks) == 0 {
+		return nil
+	}
+	out := make([]uint64, len(ks))
+	for i, k := range ks {
+		out[i] = uint64(k)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"testing"
@@ -29,6 +30,10 @@ func Run(t *testing.T, open func(t *testing.T, fresh bool) tally.Store) {
 		{"HeadersPerPoll", testHeaders},
 		{"ManyBallots", testMany},
 		{"SurvivesReopen", testReopen},
+		{"KeysRoundTrip", testKeys},
+		{"ManyKeys", testManyKeys},
+		{"LoadBallot", testLoadBallot},
+		{"KeysReplaced", testKeysReplaced},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,10 +82,21 @@ func equalBallots(t *testing.T, got, want []tally.BallotRecord) {
 		t.Fatalf("got %d ballots, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if got[i].User != want[i].User || got[i].LastSeq != want[i].LastSeq || !slices.Equal(got[i].Choices, want[i].Choices) {
+		if !sameBallot(got[i], want[i]) {
 			t.Fatalf("ballot %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
+}
+
+// sameBallot compares ballots field by field; a nil list and an empty one
+// are the same, since a store may keep either for "none".
+func sameBallot(a, b tally.BallotRecord) bool {
+	return a.User == b.User && a.LastSeq == b.LastSeq && slices.Equal(a.Choices, b.Choices) && slices.Equal(a.Keys, b.Keys)
+}
+
+func withKeys(b tally.BallotRecord, keys ...uint64) tally.BallotRecord {
+	b.Keys = keys
+	return b
 }
 
 func testRoundTrip(t *testing.T, open func(bool) tally.Store) {
@@ -173,7 +189,7 @@ func testMany(t *testing.T, open func(bool) tally.Store) {
 func testReopen(t *testing.T, open func(bool) tally.Store) {
 	s := open(true)
 	poll := schema.NewPollID()
-	want := []tally.BallotRecord{ballot("u1", 4, tally.Choice{Option: 2, Count: 1})}
+	want := []tally.BallotRecord{withKeys(ballot("u1", 4, tally.Choice{Option: 2, Count: 1}), 1<<63|4, 4)}
 	if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 1, 4, false, []int64{0, 0, 1}, want...)}); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -189,4 +205,122 @@ func testReopen(t *testing.T, open func(bool) tally.Store) {
 		t.Fatalf("LoadShard after reopen: %v", err)
 	}
 	equalBallots(t, st.Ballots, want)
+}
+
+// Key hashes come back as they went in, in their order (oldest first, not
+// sorted), whatever their top bit: a store with signed 64-bit integers
+// must not lose or reject the hashes at and above 2^63.
+func testKeys(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll := schema.NewPollID()
+	want := []tally.BallotRecord{
+		withKeys(ballot("high", 5, tally.Choice{Option: 1, Count: 1}), math.MaxUint64, 1<<63, 1<<63-1, 0, 42),
+		withKeys(ballot("one", 6, tally.Choice{Option: 0, Count: 1}), 0xdeadbeefcafef00d),
+		ballot("none", 7, tally.Choice{Option: 2, Count: 1}), // as from before keys were kept
+		withKeys(ballot("nochoices", 8), 17),                 // keys without choices
+	}
+	if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 6, 8, false, []int64{1, 1, 1}, want...)}); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	st, err := s.LoadShard(ctx(t), poll, 6)
+	if err != nil {
+		t.Fatalf("LoadShard: %v", err)
+	}
+	equalBallots(t, st.Ballots, want)
+	for _, w := range want {
+		got, ok, err := s.LoadBallot(ctx(t), poll, 6, w.User)
+		if err != nil || !ok || !sameBallot(got, w) {
+			t.Fatalf("LoadBallot(%s) = %+v, %v, %v; want %+v", w.User, got, ok, err, w)
+		}
+	}
+}
+
+// A hundred keys on every ballot, the most the fold keeps: the rows are
+// far bigger than without keys, and a flush of many must still fit.
+func testManyKeys(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll := schema.NewPollID()
+	var want []tally.BallotRecord
+	for i := range 300 {
+		keys := make([]uint64, 100)
+		for j := range keys {
+			keys[j] = uint64(i)<<32 | uint64(j) | 1<<63
+		}
+		want = append(want, withKeys(ballot(fmt.Sprintf("user-%03d", i), uint64(i+1), tally.Choice{Option: 0, Count: 1}), keys...))
+	}
+	if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 0, 300, false, []int64{300}, want...)}); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	st, err := s.LoadShard(ctx(t), poll, 0)
+	if err != nil {
+		t.Fatalf("LoadShard: %v", err)
+	}
+	equalBallots(t, st.Ballots, want)
+}
+
+// LoadBallot finds exactly one user's ballot of one poll shard, and the
+// one the latest flush wrote.
+func testLoadBallot(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll, other := schema.NewPollID(), schema.NewPollID()
+	first := withKeys(ballot("u", 3, tally.Choice{Option: 0, Count: 1}), 1)
+	err := s.Flush(ctx(t), []tally.ShardUpdate{
+		update(poll, 2, 3, false, []int64{1, 0}, first, withKeys(ballot("v", 2, tally.Choice{Option: 1, Count: 1}), 2)),
+		update(other, 2, 3, false, []int64{1, 0}, withKeys(ballot("w", 3, tally.Choice{Option: 0, Count: 1}), 3)),
+	})
+	if err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	check := func(name, poll string, shard int, user string, want tally.BallotRecord, wantOK bool) {
+		t.Helper()
+		got, ok, err := s.LoadBallot(ctx(t), poll, shard, user)
+		switch {
+		case err != nil:
+			t.Fatalf("%s: LoadBallot: %v", name, err)
+		case ok != wantOK:
+			t.Fatalf("%s: LoadBallot ok = %v, want %v (ballot %+v)", name, ok, wantOK, got)
+		case ok && !sameBallot(got, want):
+			t.Fatalf("%s: LoadBallot = %+v, want %+v", name, got, want)
+		}
+	}
+	check("Found", poll, 2, "u", first, true)
+	check("UnknownUser", poll, 2, "nobody", tally.BallotRecord{}, false)
+	check("UserPrefix", poll, 2, "", tally.BallotRecord{}, false)
+	check("OtherShard", poll, 1, "u", tally.BallotRecord{}, false)
+	check("OtherPoll", other, 2, "u", tally.BallotRecord{}, false)
+	check("NeverFlushedPoll", schema.NewPollID(), 2, "u", tally.BallotRecord{}, false)
+
+	moved := withKeys(ballot("u", 9, tally.Choice{Option: 1, Count: 1}), 1, 4)
+	if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 2, 9, false, []int64{0, 2}, moved)}); err != nil {
+		t.Fatalf("second Flush: %v", err)
+	}
+	check("Overwritten", poll, 2, "u", moved, true)
+}
+
+// A later flush of a ballot replaces its key list with the one it carries:
+// not a union, so the keys the fold dropped (the oldest, past its limit)
+// are gone from the store too.
+func testKeysReplaced(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	poll := schema.NewPollID()
+	steps := []tally.BallotRecord{
+		ballot("u", 2, tally.Choice{Option: 0, Count: 1}), // stored with no keys
+		withKeys(ballot("u", 4, tally.Choice{Option: 0, Count: 1}), 10, 1<<63|11),
+		withKeys(ballot("u", 6, tally.Choice{Option: 1, Count: 1}), 10, 1<<63|11, 12, math.MaxUint64),
+		withKeys(ballot("u", 8, tally.Choice{Option: 1, Count: 2}), 12, math.MaxUint64, 13),
+	}
+	for _, b := range steps {
+		if err := s.Flush(ctx(t), []tally.ShardUpdate{update(poll, 1, b.LastSeq, false, []int64{0, 1}, b)}); err != nil {
+			t.Fatalf("Flush seq %d: %v", b.LastSeq, err)
+		}
+		st, err := s.LoadShard(ctx(t), poll, 1)
+		if err != nil {
+			t.Fatalf("LoadShard after seq %d: %v", b.LastSeq, err)
+		}
+		equalBallots(t, st.Ballots, []tally.BallotRecord{b})
+		got, ok, err := s.LoadBallot(ctx(t), poll, 1, "u")
+		if err != nil || !ok || !sameBallot(got, b) {
+			t.Fatalf("LoadBallot after seq %d = %+v, %v, %v; want %+v", b.LastSeq, got, ok, err, b)
+		}
+	}
 }
