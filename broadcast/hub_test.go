@@ -2,6 +2,8 @@ package broadcast
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"github.com/votecast/votecast/internal/await"
 	"github.com/votecast/votecast/natsnode/natstest"
 	"github.com/votecast/votecast/schema"
 )
@@ -28,23 +31,17 @@ type sink struct {
 
 func (s *sink) Offer(b []byte) { s.mu.Lock(); s.frames = append(s.frames, string(b)); s.mu.Unlock() }
 
+// waitFor waits until the newest frame offered contains substr.
 func (s *sink) waitFor(t *testing.T, substr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	await.For(t, 10*time.Second, func() string {
 		s.mu.Lock()
-		n := len(s.frames)
-		last := ""
-		if n > 0 {
-			last = s.frames[n-1]
+		defer s.mu.Unlock()
+		if n := len(s.frames); n > 0 && strings.Contains(s.frames[n-1], substr) {
+			return ""
 		}
-		s.mu.Unlock()
-		if strings.Contains(last, substr) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-	}
-	t.Fatalf("no frame with %s; got %v", substr, s.frames)
+		return fmt.Sprintf("no newest frame with %s; got %v", substr, s.frames)
+	})
 }
 
 func startHub(t *testing.T, js jetstream.JetStream, ps polls) (*Hub, func()) {
@@ -107,16 +104,12 @@ func TestHubSumsNewestSnapshotPerShard(t *testing.T) {
 	// A restarted node has the current totals at once, from the stream.
 	hub2, stop2 := startHub(t, js, ps)
 	defer stop2()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if tot, _ := hub2.Totals(live.ID); tot.Total == 7 {
-			break
+	await.For(t, 10*time.Second, func() string {
+		if tot, _ := hub2.Totals(live.ID); !slices.Equal(tot.Counts, []int64{3, 4}) || tot.Total != 7 {
+			return fmt.Sprintf("restarted hub has totals %+v, want counts [3 4], total 7", tot)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("restarted hub does not have the totals")
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-	}
+		return ""
+	})
 }
 
 type nopSink struct{ n int }

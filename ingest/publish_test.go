@@ -73,6 +73,23 @@ func (f *fakeConn) Write(_ context.Context, _ websocket.MessageType, p []byte) e
 func (f *fakeConn) Close(websocket.StatusCode, string) error { return nil }
 func (f *fakeConn) CloseNow() error                          { return nil }
 
+// ackWait bounds how long a test waits for one answer: a missing answer is
+// a failure, not a hang.
+const ackWait = 10 * time.Second
+
+// nextAck returns the next frame written to a test viewer, failing the test
+// if none comes within ackWait.
+func nextAck(tb testing.TB, acks <-chan []byte) string {
+	tb.Helper()
+	select {
+	case a := <-acks:
+		return string(a)
+	case <-time.After(ackWait):
+		tb.Fatalf("no answer within %v", ackWait)
+		return ""
+	}
+}
+
 // testViewer is a viewer without a socket; its acks arrive on the channel.
 func testViewer(tb testing.TB, s *Server, user, poll string) (*viewer, chan []byte) {
 	fc := &fakeConn{acks: make(chan []byte, 1024)}
@@ -97,7 +114,7 @@ func TestVoteAnswersAfterPubAck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		v.vote(tc.frame)
-		got := string(<-acks)
+		got := nextAck(t, acks)
 		want := string(schema.AppendAck(nil, schema.Ack{ID: tc.frame.ID, Status: tc.wantStatus, Reason: tc.wantReason}))
 		if got != want {
 			t.Fatalf("vote %+v: %s, want %s", tc.frame, got, want)
@@ -106,14 +123,14 @@ func TestVoteAnswersAfterPubAck(t *testing.T) {
 	// A second connection of the same user: JetStream's dedup key stops it.
 	w, wacks := testViewer(t, s, "u1", p.ID)
 	w.vote(schema.VoteFrame{ID: "k9", Option: 0, Count: 1})
-	if got := string(<-wacks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
+	if got := nextAck(t, wacks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
 		t.Fatalf("second socket: %s", got)
 	}
 	// The same frame resent on a new connection (its answer was lost, or
 	// it was told to retry after a slow PubAck): it is in the log.
 	x, xacks := testViewer(t, s, "u1", p.ID)
 	x.vote(schema.VoteFrame{ID: "k1", Option: 1, Count: 1})
-	if got := string(<-xacks); !strings.Contains(got, `"status":"duplicate","reason":"already counted"`) {
+	if got := nextAck(t, xacks); !strings.Contains(got, `"status":"duplicate","reason":"already counted"`) {
 		t.Fatalf("resent frame: %s", got)
 	}
 	st, _ := js.Stream(context.Background(), schema.VotesStream)
@@ -132,14 +149,14 @@ func TestInFlightCapAnswersRetry(t *testing.T) {
 	}
 	v, acks := testViewer(t, s, "u1", p.ID)
 	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1})
-	if got := string(<-acks); !strings.Contains(got, `"status":"retry","reason":"busy","retry_after_ms":`) {
+	if got := nextAck(t, acks); !strings.Contains(got, `"status":"retry","reason":"busy","retry_after_ms":`) {
 		t.Fatalf("saturated node answered %s", got)
 	}
 	for range cap(s.inFlight) {
 		<-s.inFlight
 	}
 	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1}) // the retry goes through
-	if got := string(<-acks); !strings.Contains(got, `"accepted"`) {
+	if got := nextAck(t, acks); !strings.Contains(got, `"accepted"`) {
 		t.Fatalf("retry answered %s", got)
 	}
 }
@@ -161,9 +178,16 @@ func BenchmarkPublishPipeline(b *testing.B) {
 		for j := range n {
 			viewers[j].vote(schema.VoteFrame{ID: fmt.Sprintf("k%d", i+j), Option: (i + j) % 3, Count: 1})
 		}
+		// One deadline per window, not a timer per vote on the measured path.
+		deadline := time.NewTimer(ackWait)
 		for j := range n {
-			<-acks[j]
+			select {
+			case <-acks[j]:
+			case <-deadline.C:
+				b.Fatalf("vote %d: no answer within %v", i+j, ackWait)
+			}
 		}
+		deadline.Stop()
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "votes/s")
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/votecast/votecast/internal/await"
 )
 
 // recordingConn keeps what was written, slowly enough to make writers
@@ -61,10 +63,10 @@ func TestOutboxLosesNoAckAndEndsOnTheNewestTotals(t *testing.T) {
 		}
 	})
 	wg.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var acks []string
+	await.For(t, 5*time.Second, func() string {
 		frames, _ := rc.snapshot()
-		var acks []string
+		acks = acks[:0]
 		last := ""
 		for _, f := range frames {
 			if f[:3] == "ack" {
@@ -73,18 +75,15 @@ func TestOutboxLosesNoAckAndEndsOnTheNewestTotals(t *testing.T) {
 				last = f
 			}
 		}
-		if len(acks) == n && last == "results-499" {
-			for i, a := range acks {
-				if a != fmt.Sprintf("ack-%03d", i) {
-					t.Fatalf("ack %d is %s: out of order", i, a)
-				}
-			}
-			return
+		if len(acks) != n || last != "results-499" {
+			return fmt.Sprintf("%d of %d acks and last results %q, want all of them and results-499", len(acks), n, last)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 5s: %d acks, last results %q", len(acks), last)
+		return ""
+	})
+	for i, a := range acks {
+		if a != fmt.Sprintf("ack-%03d", i) {
+			t.Fatalf("ack %d is %s: out of order", i, a)
 		}
-		time.Sleep(time.Millisecond) // polling a condition, with a deadline
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/votecast/votecast/identity"
+	"github.com/votecast/votecast/internal/await"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -88,26 +89,42 @@ func (s *server) url(path string) string { return "http://" + s.addr + path }
 // call makes an API request and decodes the JSON answer into out.
 func (s *server) call(method, path string, body any, admin bool, out any) int {
 	s.t.Helper()
+	code, err := s.tryCall(method, path, body, admin, out)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return code
+}
+
+// tryCall is call for any goroutine: it reports what went wrong instead of
+// failing the test.
+func (s *server) tryCall(method, path string, body any, admin bool, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, fmt.Errorf("%s %s: encode: %w", method, path, err)
+		}
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, s.url(path), rd)
+	req, err := http.NewRequest(method, s.url(path), rd)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
 	if admin {
 		req.Header.Set("Authorization", "Bearer "+testToken)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	if out != nil {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			s.t.Fatalf("%s %s: decode: %v", method, path, err)
+			return resp.StatusCode, fmt.Errorf("%s %s: decode: %w", method, path, err)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 func (s *server) createPoll(spec schema.PollSpec) schema.Poll {
@@ -121,11 +138,24 @@ func (s *server) createPoll(spec schema.PollSpec) schema.Poll {
 
 func (s *server) setState(id, action string) schema.Poll {
 	s.t.Helper()
-	var p schema.Poll
-	if code := s.call("POST", "/api/polls/"+id+"/"+action, nil, true, &p); code != http.StatusOK {
-		s.t.Fatalf("%s poll: status %d", action, code)
+	p, err := s.trySetState(id, action)
+	if err != nil {
+		s.t.Fatal(err)
 	}
 	return p
+}
+
+// trySetState is setState for any goroutine.
+func (s *server) trySetState(id, action string) (schema.Poll, error) {
+	var p schema.Poll
+	code, err := s.tryCall("POST", "/api/polls/"+id+"/"+action, nil, true, &p)
+	if err != nil {
+		return p, fmt.Errorf("%s poll: %w", action, err)
+	}
+	if code != http.StatusOK {
+		return p, fmt.Errorf("%s poll: status %d", action, code)
+	}
+	return p, nil
 }
 
 func (s *server) openPoll(options int, tweak ...func(*schema.PollSpec)) schema.Poll {
@@ -143,16 +173,16 @@ func (s *server) openPoll(options int, tweak ...func(*schema.PollSpec)) schema.P
 // waitTotals waits until the live totals equal want.
 func (s *server) waitTotals(poll string, want []int64) {
 	s.t.Helper()
-	var got schema.Totals
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		s.call("GET", "/api/polls/"+poll+"/results", nil, true, &got)
-		if slices.Equal(got.Counts, want) {
-			return
+	await.For(s.t, 20*time.Second, func() string {
+		var got schema.Totals
+		if _, err := s.tryCall("GET", "/api/polls/"+poll+"/results", nil, true, &got); err != nil {
+			return err.Error()
 		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
-	}
-	s.t.Fatalf("totals of %s = %v, want %v", poll, got.Counts, want)
+		if !slices.Equal(got.Counts, want) {
+			return fmt.Sprintf("totals of %s = %v, want %v", poll, got.Counts, want)
+		}
+		return ""
+	})
 }
 
 // recountAgrees runs `votecast recount` against the running server: the
@@ -208,30 +238,54 @@ func (v *viewer) read() {
 	}
 }
 
+// The viewer's helpers come in two kinds: sendRaw, next, vote and mustVote
+// fail the test and so belong on the test's goroutine; their try* twins
+// and checkVote only report, and are safe from any goroutine.
+
 func (v *viewer) sendRaw(b string) {
 	v.t.Helper()
+	if err := v.trySendRaw(b); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+func (v *viewer) trySendRaw(b string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := v.c.Write(ctx, websocket.MessageText, []byte(b)); err != nil {
-		v.t.Fatalf("write: %v", err)
+		return fmt.Errorf("write: %w", err)
 	}
+	return nil
 }
 
 // next returns the next frame of the given type, skipping others.
 func (v *viewer) next(typ string) map[string]any {
 	v.t.Helper()
-	timeout := time.After(15 * time.Second)
+	f, err := v.tryNext(typ)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return f
+}
+
+// frameWait bounds the wait for one frame: a missing answer is a failure,
+// not a hang.
+const frameWait = 15 * time.Second
+
+func (v *viewer) tryNext(typ string) (map[string]any, error) {
+	timeout := time.NewTimer(frameWait)
+	defer timeout.Stop()
 	for {
 		select {
 		case f, ok := <-v.frames:
 			if !ok {
-				v.t.Fatalf("connection closed while waiting for a %s frame", typ)
+				return nil, fmt.Errorf("connection closed while waiting for a %s frame: %v", typ, v.err)
 			}
 			if f["type"] == typ {
-				return f
+				return f, nil
 			}
-		case <-timeout:
-			v.t.Fatalf("no %s frame within 15s", typ)
+		case <-timeout.C:
+			return nil, fmt.Errorf("no %s frame within %v", typ, frameWait)
 		}
 	}
 }
@@ -239,14 +293,88 @@ func (v *viewer) next(typ string) map[string]any {
 // vote sends a vote and returns its ack's status and reason.
 func (v *viewer) vote(id string, option, count int) (status, reason string) {
 	v.t.Helper()
-	v.sendRaw(fmt.Sprintf(`{"type":"vote","id":%q,"option":%d,"count":%d}`, id, option, count))
+	status, reason, err := v.tryVote(id, option, count)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return status, reason
+}
+
+func (v *viewer) tryVote(id string, option, count int) (status, reason string, err error) {
+	a, err := v.tryAck(id, option, count)
+	return a.status, a.reason, err
+}
+
+// voteAck is a vote's answer.
+type voteAck struct {
+	status, reason string
+	retryAfter     time.Duration // with status retry: when to send again
+}
+
+func (v *viewer) tryAck(id string, option, count int) (voteAck, error) {
+	if err := v.trySendRaw(fmt.Sprintf(`{"type":"vote","id":%q,"option":%d,"count":%d}`, id, option, count)); err != nil {
+		return voteAck{}, fmt.Errorf("vote %s: %w", id, err)
+	}
 	for {
-		a := v.next("ack")
-		if a["id"] == id {
-			r, _ := a["reason"].(string)
-			return a["status"].(string), r
+		f, err := v.tryNext("ack")
+		if err != nil {
+			return voteAck{}, fmt.Errorf("vote %s: %w", id, err)
+		}
+		if f["id"] != id {
+			continue
+		}
+		var a voteAck
+		a.status, _ = f["status"].(string)
+		a.reason, _ = f["reason"].(string)
+		if ms, ok := f["retry_after_ms"].(float64); ok {
+			a.retryAfter = time.Duration(ms) * time.Millisecond
+		}
+		if a.status == "" {
+			return voteAck{}, fmt.Errorf("vote %s: ack without a status: %v", id, f)
+		}
+		return a, nil
+	}
+}
+
+// maxRetryAfter caps how long voteFinal honours a retry_after_ms, so a
+// wrong hint fails the test by its bound on sends rather than stalling it.
+const maxRetryAfter = 3 * time.Second
+
+// voteFinal sends a vote and, while the answer is retry ("fate unknown,
+// send again"), resends it with the same client key after the server's
+// retry_after_ms, as the viewer page does, up to tries sends in all. It
+// returns the last answer and how many sends it took; a status still retry
+// after tries sends means no final answer came. Safe from any goroutine.
+func (v *viewer) voteFinal(id string, option, count, tries int) (status, reason string, sent int, err error) {
+	var a voteAck
+	for sent < tries {
+		if sent > 0 {
+			// The client's backoff the server asked for, not a wait
+			// standing in for synchronisation.
+			time.Sleep(min(a.retryAfter, maxRetryAfter))
+		}
+		sent++
+		if a, err = v.tryAck(id, option, count); err != nil || a.status != schema.StatusRetry {
+			break
 		}
 	}
+	return a.status, a.reason, sent, err
+}
+
+// checkVote is mustVote for any goroutine: it reports a wrong answer with
+// Errorf and says whether the answer was want.
+func (v *viewer) checkVote(id string, option, count int, want string) bool {
+	v.t.Helper()
+	st, reason, err := v.tryVote(id, option, count)
+	switch {
+	case err != nil:
+		v.t.Error(err)
+	case st != want:
+		v.t.Errorf("vote %s on %d: %s (%s), want %s", id, option, st, reason, want)
+	default:
+		return true
+	}
+	return false
 }
 
 func (v *viewer) mustVote(id string, option, count int, want string) {

@@ -46,7 +46,7 @@ func TestServeWithScylla(t *testing.T) {
 	for u := range 120 {
 		want[u%3] += 2
 		v := s.dial(p.ID, fmt.Sprintf("sc-%d", u))
-		wg.Go(func() { v.mustVote("a", u%3, 2, schema.StatusAccepted) })
+		wg.Go(func() { v.checkVote("a", u%3, 2, schema.StatusAccepted) })
 		if u == 60 {
 			wg.Wait()
 			s.shutdown() // a restart of the whole process mid-stream
