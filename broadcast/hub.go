@@ -2,14 +2,16 @@
 // viewer of a poll.
 //
 // The Hub keeps, per poll shard, the snapshot with the highest sequence (so
-// totals never go back), sums them per poll, and at most once per Interval
-// encodes a poll's results frame once and offers it to every subscriber.
-// Offer must not block: a subscriber keeps only the newest frame, so a slow
-// viewer gets the latest totals, never a backlog.
+// totals never go back; of two with one sequence, the later, so a new tally
+// owner can correct the counts it took over), ignores one whose sequence the
+// VOTES stream has not reached (seqguard.go), sums them per poll, and at
+// most once per Interval encodes a poll's results frame once and offers it
+// to every subscriber. Offer must not block: a subscriber keeps only the
+// newest frame, so a slow viewer gets the latest totals, never a backlog.
 //
-// Concurrency: Run owns the consuming goroutine and the ticker and returns
-// when its context ends. Subscribe, Totals and PollChanged are safe from any
-// goroutine.
+// Concurrency: Run owns the consuming goroutine, the ticker and the
+// stream-info refreshes, and returns when its context ends. Subscribe,
+// Totals and PollChanged are safe from any goroutine.
 package broadcast
 
 import (
@@ -67,8 +69,16 @@ type Hub struct {
 	viewerN  int       // subscribers over all polls
 	lastSent time.Time // of the last fan-out round
 
+	// The check of snapshots against the VOTES stream (seqguard.go),
+	// under mu.
+	votesLast uint64 // the highest last sequence of VOTES seen
+	held      map[shardKey][]schema.Snapshot
+	warned    map[shardKey]struct{}
+	wake      chan struct{} // a snapshot is held: Run refreshes
+
 	viewers prometheus.Gauge
 	frames  prometheus.Counter
+	dropped prometheus.Counter
 }
 
 type pollTotals struct {
@@ -97,11 +107,13 @@ func New(opts Options) (*Hub, error) {
 	}
 	h := &Hub{
 		opts: opts, log: opts.Logger.With("role", "broadcast"), polls: map[string]*pollTotals{},
+		held: map[shardKey][]schema.Snapshot{}, warned: map[shardKey]struct{}{}, wake: make(chan struct{}, 1),
 		viewers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "votecast_broadcast_viewers", Help: "Viewer connections subscribed to totals."}),
 		frames:  prometheus.NewCounter(prometheus.CounterOpts{Name: "votecast_broadcast_frames_total", Help: "Results frames offered to viewers."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "votecast_broadcast_snapshots_ignored_total", Help: "Snapshots ignored for a sequence beyond the votes log."}),
 	}
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(h.viewers, h.frames)
+		opts.Registerer.MustRegister(h.viewers, h.frames, h.dropped)
 	}
 	return h, nil
 }
@@ -128,12 +140,20 @@ func (h *Hub) Run(ctx context.Context) error {
 		return fmt.Errorf("broadcast: consume snapshots: %w", err)
 	}
 	defer cc.Stop()
+	rf := newRefresher(h)
+	defer rf.stop()
 	t := time.NewTicker(h.opts.Interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-h.wake:
+			rf.kick(ctx)
+		case <-rf.timer.C:
+			rf.kick(ctx)
+		case res := <-rf.done:
+			rf.finish(ctx, res)
 		case now := <-t.C:
 			if now.Sub(h.lastSent) >= h.interval() {
 				h.lastSent = now
@@ -155,8 +175,18 @@ func (h *Hub) poll(id string) *pollTotals {
 func (h *Hub) apply(s schema.Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if s.Seq > h.votesLast {
+		h.hold(s)
+		return
+	}
+	h.store(s)
+}
+
+// store keeps s unless its shard has a snapshot of a later sequence; the
+// caller holds h.mu.
+func (h *Hub) store(s schema.Snapshot) {
 	p := h.poll(s.Poll)
-	if old, ok := p.shards[s.Shard]; ok && old.Seq >= s.Seq {
+	if old, ok := p.shards[s.Shard]; ok && old.Seq > s.Seq {
 		return
 	}
 	p.shards[s.Shard] = s

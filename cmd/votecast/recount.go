@@ -33,7 +33,7 @@ func recountCommand() *ffcli.Command {
 	fs.StringVar(&c.poll, "poll", "", "poll id (required)")
 	fs.StringVar(&c.until, "until", "", "recount as of this RFC 3339 time; stored totals are then shown, not compared")
 	fs.StringVar(&c.nats.dir, "data", "./data", "data directory of the embedded server (env VOTECAST_DATA)")
-	fs.StringVar(&c.nats.url, "nats", "", "NATS URL; empty: the running embedded server of --data, or its files")
+	c.nats.flags(fs, false)
 	fs.DurationVar(&c.wait, "wait", 15*time.Second, "how long to let the tally catch up before comparing")
 	c.store.flags(fs, false)
 	return &ffcli.Command{
@@ -55,11 +55,8 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 			return fmt.Errorf("--until: %w", err)
 		}
 	}
-	if c.nats.url == "" {
-		c.nats.url = runningURL(c.nats.dir)
-	}
 	log, _ := newLogger("warn")
-	link, err := c.nats.dial("votecast-recount", log)
+	link, err := c.nats.dialTool("recount", log)
 	if err != nil {
 		return err
 	}

@@ -64,8 +64,7 @@ func serveCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (env VOTECAST_HTTP)")
 	fs.StringVar(&c.nats.dir, "data", "./data", "data directory for embedded NATS and the store (env VOTECAST_DATA)")
-	fs.StringVar(&c.nats.url, "nats", "", "external NATS URL; empty runs an embedded server")
-	fs.StringVar(&c.nats.listen, "nats-listen", "127.0.0.1:-1", "client address of the embedded NATS server (-1: a free port)")
+	c.nats.flags(fs, true)
 	fs.StringVar(&c.nats.sync, "js-sync", "always", `JetStream fsync: "always" (before every PubAck) or an interval such as 2m`)
 	fs.StringVar(&c.adminToken, "admin-token", "", "producer API token (env VOTECAST_ADMIN_TOKEN); empty: generate and print one")
 	fs.StringVar(&c.viewerSecret, "viewer-secret", "", "HS256 key of partner-signed viewer tokens (env VOTECAST_VIEWER_SECRET); empty: anonymous viewers")
@@ -249,8 +248,8 @@ func announce(c serveConfig, addr string, link *natsLink, anonymous bool) {
 	if c.tokenPrinted {
 		fmt.Printf("  producer token (generated, set VOTECAST_ADMIN_TOKEN to choose one): %s\n", c.adminToken)
 	}
-	if link.node != nil {
-		fmt.Printf("  embedded NATS: %s\n", link.node.ClientURL())
+	if link.node != nil && link.node.ClientURL() != "" {
+		fmt.Printf("  embedded NATS: %s (clients sign with the nkey in %s)\n", link.node.ClientURL(), c.nats.localSeed())
 	}
 	if anonymous {
 		fmt.Println("  viewers: anonymous (set VOTECAST_VIEWER_SECRET to require partner-signed tokens)")
