@@ -70,6 +70,28 @@ func TestLostSnapshotIsRepublishedAtStart(t *testing.T) {
 	r.waitPublished(t)
 }
 
+// TestForgedSnapshotDoesNotFreezeAShard: a snapshot whose sequence is
+// beyond the end of the log cannot be the tally's; a new owner replaces it
+// instead of waiting behind it forever.
+func TestForgedSnapshotDoesNotFreezeAShard(t *testing.T) {
+	r := newRig(t)
+	stop := r.run(t, r.store)
+	r.publish(t, 0, 60)
+	want, _ := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
+	r.waitStored(t, want.Counts)
+	stop()
+	forged := schema.Snapshot{Poll: r.poll.ID, Shard: 0, Seq: 1 << 62, Counts: []int64{1_000_000, 0, 0}}
+	if err := r.nc.Publish(schema.SnapshotSubject(r.poll.ID, 0), schema.EncodeSnapshot(forged)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	stop = r.run(t, r.store)
+	defer stop()
+	r.waitPublished(t)
+}
+
 // TestCrashMidFlushPublishesOnlyTrueTotals: after a flush cut in half (and
 // the newest snapshots lost) the
 // new owner's state is a mix until its replay passes the stored ballots;

@@ -291,7 +291,25 @@ func (r *shardRunner) lastSnapshot(ctx context.Context, poll string) (schema.Sna
 		return schema.Snapshot{}, false
 	}
 	s, err := schema.DecodeSnapshot(m.Data)
-	return s, err == nil
+	if err != nil {
+		return schema.Snapshot{}, false
+	}
+	// A snapshot's sequence is that of a vote event folded, so one beyond
+	// the log's end is forged (or from a log since recreated): trusting it
+	// would freeze the shard's published totals behind it.
+	votes, err := r.w.opts.JS.Stream(ctx, schema.VotesStream)
+	if err != nil {
+		return schema.Snapshot{}, false
+	}
+	info, err := votes.Info(ctx)
+	if err != nil {
+		return schema.Snapshot{}, false
+	}
+	if s.Seq > info.State.LastSeq {
+		r.w.log.Warn("tally: ignoring a published snapshot beyond the end of the log", "poll", poll, "shard", r.idx, "seq", s.Seq)
+		return schema.Snapshot{}, false
+	}
+	return s, true
 }
 
 // publishSnapshots publishes every owed snapshot of a settled poll shard

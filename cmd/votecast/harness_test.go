@@ -191,7 +191,7 @@ func (s *server) recountAgrees(poll string, want []int64) {
 	s.t.Helper()
 	var out bytes.Buffer
 	err := recount(context.Background(), recountConfig{nats: natsConfig{url: s.natsURL, dir: s.dir}, poll: poll, wait: 20 * time.Second}, &out)
-	if err != nil || !strings.Contains(out.String(), "log and store agree") {
+	if err != nil || !strings.Contains(out.String(), "log, store and published totals agree") {
 		s.t.Fatalf("recount: %v\n%s", err, out.String())
 	}
 	s.waitTotals(poll, want)
@@ -382,4 +382,17 @@ func (v *viewer) mustVote(id string, option, count int, want string) {
 	if st, reason := v.vote(id, option, count); st != want {
 		v.t.Fatalf("vote %s on %d: %s (%s), want %s", id, option, st, reason, want)
 	}
+}
+
+// callNoFatal makes an admin API request without a body and returns its
+// status, or 0 when it failed; safe off the test goroutine.
+func (s *server) callNoFatal(method, path string) int {
+	req, _ := http.NewRequest(method, s.url(path), nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -96,6 +96,15 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err := os.MkdirAll(c.nats.dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	unlock, err := lockDataDir(c.nats.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	nodeID, err := nodeID(c.nats.dir)
+	if err != nil {
+		return err
+	}
 	if c.adminToken == "" {
 		c.adminToken, c.tokenPrinted = randomHex(16), true
 	}
@@ -144,12 +153,17 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return err
 	}
-	worker, err := tally.NewWorker(tally.Options{JS: link.js, NC: link.nc, Store: st, Polls: catalog, Logger: log, Registerer: reg, Shards: shardRange(c.shards)})
+	worker, err := tally.NewWorker(tally.Options{JS: link.js, NC: link.nc, Store: st, Polls: catalog, Logger: log, Registerer: reg, MinShards: c.shards, NodeID: nodeID})
 	if err != nil {
 		return err
 	}
+	// Before anything is served: a second tally on the same NATS would
+	// split and double the counts, so this one refuses to start.
+	if err := worker.Acquire(ctx); err != nil {
+		return err
+	}
 	ing, err := ingest.New(ingest.Options{
-		JS: link.js, Polls: catalog, Feed: hub, Identity: ids, AllowOrigins: origins,
+		JS: link.js, Polls: catalog, Feed: hub, Identity: ids, AllowOrigins: origins, Ballots: tally.BallotClient{NC: link.nc},
 		MaxInFlight: c.maxInFlight, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
 		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate), Logger: log, Registerer: reg,
 	})
@@ -159,10 +173,13 @@ func serve(ctx context.Context, c serveConfig) error {
 	apiHandler, err := api.New(api.Options{
 		AdminToken: c.adminToken, Catalog: catalog, Producer: producer, Totals: hub,
 		AckCounts: ing.AckCounts,
-		TallyLag:  func(ctx context.Context) (uint64, error) { return tally.Lag(ctx, link.js, c.shards) },
+		TallyLag:  func(ctx context.Context) (uint64, error) { return tally.Lag(ctx, link.js) },
 		Ready: func(ctx context.Context) error {
 			if !link.nc.IsConnected() {
 				return errors.New("nats disconnected")
+			}
+			if err := worker.Ready(); err != nil {
+				return err
 			}
 			return st.Ping(ctx)
 		},
@@ -188,6 +205,11 @@ func serve(ctx context.Context, c serveConfig) error {
 		return err
 	}
 	defer storedSub.Unsubscribe()
+	ballotSub, err := tally.ServeBallots(link.nc, st, log)
+	if err != nil {
+		return err
+	}
+	defer ballotSub.Unsubscribe()
 
 	roles, stopRoles := context.WithCancel(context.Background())
 	defer stopRoles()
@@ -200,6 +222,13 @@ func serve(ctx context.Context, c serveConfig) error {
 	wg.Go(func() {
 		if err := hub.Run(roles); err != nil && roles.Err() == nil {
 			log.Error("broadcast stopped", "err", err)
+		}
+	})
+	// A close cut short by a crash is finished here, not left closing
+	// until a producer notices.
+	wg.Go(func() {
+		if err := producer.FinishClosing(roles, catalog.List()); err != nil && roles.Err() == nil {
+			log.Error("finish interrupted close", "err", err)
 		}
 	})
 
@@ -254,14 +283,6 @@ func announce(c serveConfig, addr string, link *natsLink, anonymous bool) {
 	if anonymous {
 		fmt.Println("  viewers: anonymous (set VOTECAST_VIEWER_SECRET to require partner-signed tokens)")
 	}
-}
-
-func shardRange(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
 }
 
 func splitList(s string) []string {
