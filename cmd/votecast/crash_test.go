@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,6 +102,32 @@ func TestSecondServeOnTheSameNATSRefuses(t *testing.T) {
 	}
 	for u := range 20 {
 		s.dial(poll.ID, fmt.Sprintf("later-%d", u)).mustVote("k", u%2, 1, schema.StatusAccepted)
+	}
+	s.recountAgrees(poll.ID, []int64{20, 20})
+}
+
+// TestPausedServeRecovers: serve stopped (SIGSTOP) past its tally lease
+// and woken up stops folding, takes the lease again and starts over from
+// the store, so nothing is lost or doubled.
+func TestPausedServeRecovers(t *testing.T) {
+	dir := t.TempDir()
+	s, p := startProcess(t, dir)
+	poll := s.openPoll(2, func(sp *schema.PollSpec) { sp.VotesPerUser = 3 })
+	for u := range 20 {
+		s.dial(poll.ID, fmt.Sprintf("before-%d", u)).mustVote("k", u%2, 1, schema.StatusAccepted)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	// The pause itself is what is under test: a span of wall-clock time.
+	await.Until(t, time.Minute, "a pause longer than the lease", func() bool { return time.Since(stopped) > schema.OwnerLeaseTTL+2*time.Second })
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for u := range 20 {
+		v := s.dial(poll.ID, fmt.Sprintf("after-%d", u))
+		v.mustVote("k", u%2, 1, schema.StatusAccepted)
 	}
 	s.recountAgrees(poll.ID, []int64{20, 20})
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,4 +176,31 @@ func TestInterruptedCloseIsFinishedAtStart(t *testing.T) {
 		return ""
 	})
 	s.recountAgrees(p.ID, []int64{0, 1})
+}
+
+// TestRecountChecksPublishedTotals: recount compares what viewers are
+// shown with the log, and says so with exit status 1 when they differ.
+func TestRecountChecksPublishedTotals(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	p := s.openPoll(2)
+	s.dial(p.ID, "alice").mustVote("k", 0, 1, schema.StatusAccepted)
+	s.recountAgrees(p.ID, []int64{1, 0})
+	log, _ := newLogger("error")
+	link, err := natsConfig{url: s.natsURL, dir: s.dir}.dial("test", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.close(context.Background())
+	stale := schema.Snapshot{Poll: p.ID, Shard: schema.ShardOf("alice", p.Shards), Seq: 1, Counts: []int64{0, 0}}
+	if err := link.nc.Publish(schema.SnapshotSubject(p.ID, stale.Shard), schema.EncodeSnapshot(stale)); err != nil {
+		t.Fatal(err)
+	}
+	if err := link.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = recount(context.Background(), recountConfig{nats: natsConfig{url: s.natsURL, dir: s.dir}, poll: p.ID, wait: 5 * time.Second}, &out)
+	if err != exitCode(1) || !strings.Contains(out.String(), "MISMATCH") {
+		t.Fatalf("recount with stale published totals: %v\n%s\nwant exit status 1 and a mismatch", err, out.String())
+	}
 }
