@@ -31,6 +31,22 @@ func vote(seq uint64, user string, option, count int, want Outcome) step {
 	return step{seq: seq, user: user, option: option, count: count, want: want}
 }
 
+// applySteps folds the steps into a new shard of a three-option poll,
+// checking each outcome and then the counts.
+func applySteps(t *testing.T, p *schema.Poll, steps []step, wantCounts []int64) *PollShard {
+	t.Helper()
+	s := NewPollShard(p.ID, 0, 3)
+	for i, st := range steps {
+		if got := s.Apply(p, st.seq, st.event()); got != st.want {
+			t.Fatalf("step %d (%+v): outcome %v, want %v", i, st, got, st.want)
+		}
+	}
+	if !slices.Equal(s.Counts, wantCounts) {
+		t.Fatalf("counts = %v, want %v", s.Counts, wantCounts)
+	}
+	return s
+}
+
 func TestApply(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -92,15 +108,7 @@ func TestApply(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &schema.Poll{ID: "pollpollpo", Options: []string{"x", "y", "z"}, VotesPerUser: tc.budget, AllowChange: tc.change}
-			s := NewPollShard(p.ID, 0, 3)
-			for i, st := range tc.steps {
-				if got := s.Apply(p, st.seq, st.event()); got != st.want {
-					t.Fatalf("step %d (%+v): outcome %v, want %v", i, st, got, st.want)
-				}
-			}
-			if !slices.Equal(s.Counts, tc.wantCounts) {
-				t.Fatalf("counts = %v, want %v", s.Counts, tc.wantCounts)
-			}
+			s := applySteps(t, p, tc.steps, tc.wantCounts)
 			// The counts must be what the ballots add up to, which is
 			// what a load from the store recomputes.
 			re := LoadPollShard(ShardState{Ballots: records(s)}, 3)

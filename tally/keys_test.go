@@ -58,15 +58,7 @@ func TestResendIsRecognisedForTheLifeOfThePoll(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &schema.Poll{ID: "pollpollpo", Options: []string{"x", "y", "z"}, VotesPerUser: tc.budget, AllowChange: tc.change}
-			s := NewPollShard(p.ID, 0, 3)
-			for i, st := range tc.steps {
-				if got := s.Apply(p, st.seq, st.event()); got != st.want {
-					t.Fatalf("step %d (%+v): outcome %v, want %v", i, st, got, st.want)
-				}
-			}
-			if !slices.Equal(s.Counts, tc.wantCounts) {
-				t.Fatalf("counts = %v, want %v", s.Counts, tc.wantCounts)
-			}
+			applySteps(t, p, tc.steps, tc.wantCounts)
 		})
 	}
 }

@@ -93,21 +93,12 @@ func TestForgedSnapshotDoesNotFreezeAShard(t *testing.T) {
 }
 
 // TestCrashMidFlushPublishesOnlyTrueTotals: after a flush cut in half (and
-// the newest snapshots lost) the
-// new owner's state is a mix until its replay passes the stored ballots;
-// a snapshot of that mix, published with the newest sequence, would stay
-// in front of viewers for good.
+// the newest snapshots lost) the new owner's state is a mix until its
+// replay passes the stored ballots; a snapshot of that mix, published with
+// the newest sequence, would stay in front of viewers for good.
 func TestCrashMidFlushPublishesOnlyTrueTotals(t *testing.T) {
 	r := newRig(t)
-	r.publish(t, 0, 400)
-	crash := &crashingStore{Store: r.store, after: 2, crashed: make(chan struct{})}
-	stop := r.run(t, crash)
-	select {
-	case <-crash.crashed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the worker never reached the crashing flush")
-	}
-	stop()
+	r.crashMidFlush(t, 400)
 	r.loseSnapshots(t)
 	seen := make(chan schema.Snapshot, 10_000)
 	sub, err := r.nc.Subscribe("tally."+r.poll.ID+".*", func(m *nats.Msg) {
@@ -119,7 +110,7 @@ func TestCrashMidFlushPublishesOnlyTrueTotals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	stop = r.run(t, r.store)
+	stop := r.run(t, r.store)
 	defer stop()
 	want, _ := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
 	r.waitStored(t, want.Counts)

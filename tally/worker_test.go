@@ -125,12 +125,11 @@ func (r *rig) waitStored(t *testing.T, want []int64) {
 	})
 }
 
-// TestCrashMidFlushLosesAndDoublesNothing kills a worker halfway through a
-// flush, publishes more votes, and starts a new worker on the same store:
-// the stored totals must equal a recount of the log.
-func TestCrashMidFlushLosesAndDoublesNothing(t *testing.T) {
-	r := newRig(t)
-	r.publish(t, 0, 400)
+// crashMidFlush publishes n votes and runs a worker until it dies halfway
+// through its third flush.
+func (r *rig) crashMidFlush(t *testing.T, n int) {
+	t.Helper()
+	r.publish(t, 0, n)
 	crash := &crashingStore{Store: r.store, after: 2, crashed: make(chan struct{})}
 	stop := r.run(t, crash)
 	select {
@@ -139,8 +138,16 @@ func TestCrashMidFlushLosesAndDoublesNothing(t *testing.T) {
 		t.Fatal("the worker never reached the crashing flush")
 	}
 	stop()
+}
+
+// TestCrashMidFlushLosesAndDoublesNothing kills a worker halfway through a
+// flush, publishes more votes, and starts a new worker on the same store:
+// the stored totals must equal a recount of the log.
+func TestCrashMidFlushLosesAndDoublesNothing(t *testing.T) {
+	r := newRig(t)
+	r.crashMidFlush(t, 400)
 	r.publish(t, 400, 300)
-	stop = r.run(t, r.store)
+	stop := r.run(t, r.store)
 	defer stop()
 	r.publish(t, 700, 100)
 	want, err := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})

@@ -106,14 +106,7 @@ func TestClosingAndClosedAnswerTruthfully(t *testing.T) {
 	s.dial(p.ID, "early").mustVote("e1", 0, 1, schema.StatusAccepted)
 	closed := make(chan int, 1)
 	go func() { closed <- s.callNoFatal("POST", "/api/polls/"+p.ID+"/close") }()
-	await.For(t, 10*time.Second, func() string {
-		var got schema.Poll
-		s.call("GET", "/api/polls/"+p.ID, nil, false, &got)
-		if got.State != schema.Closing {
-			return "poll is " + string(got.State) + ", want closing"
-		}
-		return ""
-	})
+	s.waitState(p.ID, schema.Closing, 10*time.Second)
 	if st, reason := s.dial(p.ID, "early").vote("e1", 0, 1); st != schema.StatusRetry || reason != "poll is closing" {
 		t.Fatalf("resend while closing: %s (%s), want retry (poll is closing)", st, reason)
 	}
@@ -156,25 +149,11 @@ func TestInterruptedCloseIsFinishedAtStart(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	await.For(t, 10*time.Second, func() string {
-		var got schema.Poll
-		s.call("GET", "/api/polls/"+p.ID, nil, false, &got)
-		if got.State != schema.Closing {
-			return "poll is " + string(got.State) + ", want closing"
-		}
-		return ""
-	})
+	s.waitState(p.ID, schema.Closing, 10*time.Second)
 	cancel() // the producer's request goes away mid-grace
 	s.shutdown()
 	s = startServer(t, dir)
-	await.For(t, 20*time.Second, func() string {
-		var got schema.Poll
-		s.call("GET", "/api/polls/"+p.ID, nil, false, &got)
-		if got.State != schema.Closed {
-			return fmt.Sprintf("poll is %s, want closed", got.State)
-		}
-		return ""
-	})
+	s.waitState(p.ID, schema.Closed, 20*time.Second)
 	s.recountAgrees(p.ID, []int64{0, 1})
 }
 
@@ -203,4 +182,17 @@ func TestRecountChecksPublishedTotals(t *testing.T) {
 	if err != exitCode(1) || !strings.Contains(out.String(), "MISMATCH") {
 		t.Fatalf("recount with stale published totals: %v\n%s\nwant exit status 1 and a mismatch", err, out.String())
 	}
+}
+
+// waitState waits until the poll is in the given state.
+func (s *server) waitState(id string, want schema.State, timeout time.Duration) {
+	s.t.Helper()
+	await.For(s.t, timeout, func() string {
+		var got schema.Poll
+		s.call("GET", "/api/polls/"+id, nil, false, &got)
+		if got.State != want {
+			return fmt.Sprintf("poll %s is %s, want %s", id, got.State, want)
+		}
+		return ""
+	})
 }
