@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble"
 
@@ -21,9 +22,11 @@ import (
 //
 //	h/<poll>/<shard:u16>         header: last seq, closed, counts
 //	b/<poll>/<shard:u16>/<user>  ballot: last seq, choices, client key hashes (codec.go)
+//	c/<shard:u16>                checkpoint of a shard index: seq u64 BE
 const (
-	headerPrefix = 'h'
-	ballotPrefix = 'b'
+	headerPrefix     = 'h'
+	ballotPrefix     = 'b'
+	checkpointPrefix = 'c'
 )
 
 // Options configures Open.
@@ -39,6 +42,10 @@ type Options struct {
 type Store struct {
 	db   *pebble.DB
 	sync *pebble.WriteOptions
+	// cpMu makes SaveCheckpoint's read and write one step, so two callers
+	// in this process cannot move a checkpoint back between them. It is
+	// held for a NoSync write only, so it costs nothing worth saving.
+	cpMu sync.Mutex
 }
 
 var _ tally.Store = (*Store)(nil)
@@ -119,9 +126,21 @@ func (s *Store) LoadShard(_ context.Context, poll string, shard int) (tally.Shar
 }
 
 // Flush writes every update in one atomic batch.
+//
+// A header never moves back: when the stored header of a poll shard has a
+// higher LastSeq than the update's (a late write of an owner that was
+// paused), the stored one stays; ballots are written as they come, the
+// fold only sends ballots that moved forward. The stored header is read
+// here, one Get per poll shard, and the read and the batch are not one
+// atomic step: that holds because this store has one writer. The data
+// directory lock keeps every other process off it, and the tally flushes
+// a poll shard only from the one goroutine that owns its shard index, one
+// flush at a time. A lock around the read and the synced commit would
+// instead make concurrent flushes wait for each other's fsync.
 func (s *Store) Flush(_ context.Context, updates []tally.ShardUpdate) error {
 	b := s.db.NewBatch()
 	defer b.Close()
+	staged := map[string]uint64{} // header keys this batch sets, by LastSeq
 	for _, u := range updates {
 		h := u.Header
 		prefix := append(shardKey(ballotPrefix, h.Poll, h.Shard), '/')
@@ -130,14 +149,96 @@ func (s *Store) Flush(_ context.Context, updates []tally.ShardUpdate) error {
 				return fmt.Errorf("flush shard %s/%d: %w", h.Poll, h.Shard, err)
 			}
 		}
-		if err := b.Set(shardKey(headerPrefix, h.Poll, h.Shard), encodeHeader(h), nil); err != nil {
+		key := shardKey(headerPrefix, h.Poll, h.Shard)
+		newer, err := s.headerNewer(key, h, staged)
+		if err != nil {
+			return fmt.Errorf("flush shard %s/%d: read stored header: %w", h.Poll, h.Shard, err)
+		}
+		if newer {
+			continue
+		}
+		if err := b.Set(key, encodeHeader(h), nil); err != nil {
 			return fmt.Errorf("flush shard %s/%d: %w", h.Poll, h.Shard, err)
 		}
+		staged[string(key)] = h.LastSeq
 	}
 	if err := b.Commit(s.sync); err != nil {
 		return fmt.Errorf("flush %d shards: %w", len(updates), err)
 	}
 	return nil
+}
+
+// headerNewer says whether a header with a higher LastSeq than h's is
+// stored under key, or set under it earlier in the same batch.
+func (s *Store) headerNewer(key []byte, h tally.ShardHeader, staged map[string]uint64) (bool, error) {
+	if seq, ok := staged[string(key)]; ok {
+		return seq > h.LastSeq, nil
+	}
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	stored, err := decodeHeader(h.Poll, h.Shard, v)
+	if err != nil {
+		return false, err
+	}
+	return stored.LastSeq > h.LastSeq, nil
+}
+
+func checkpointKey(shard int) []byte {
+	return binary.BigEndian.AppendUint16([]byte{checkpointPrefix, '/'}, uint16(shard))
+}
+
+// SaveCheckpoint stores max(stored, seq) as the checkpoint of a shard
+// index, without an fsync of its own. That is safe because the caller
+// saves it only after the Flush that covers seq returned, and Pebble
+// writes batches to its write-ahead log in commit order and recovers a
+// prefix of that log: a checkpoint that survives a crash implies every
+// batch committed before it, the covered flushes included, survived too
+// (even with Options.NoSync, where those flushes were not synced either).
+// A checkpoint lost in a crash only means a longer replay.
+func (s *Store) SaveCheckpoint(_ context.Context, shard int, seq uint64) error {
+	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
+	stored, err := s.loadCheckpoint(shard)
+	if err != nil {
+		return fmt.Errorf("save checkpoint of shard %d: %w", shard, err)
+	}
+	if stored >= seq {
+		return nil // never back: a late caller changes nothing
+	}
+	if err := s.db.Set(checkpointKey(shard), binary.BigEndian.AppendUint64(nil, seq), pebble.NoSync); err != nil {
+		return fmt.Errorf("save checkpoint of shard %d at %d: %w", shard, seq, err)
+	}
+	return nil
+}
+
+// LoadCheckpoint returns the checkpoint of a shard index; 0 when none.
+func (s *Store) LoadCheckpoint(_ context.Context, shard int) (uint64, error) {
+	seq, err := s.loadCheckpoint(shard)
+	if err != nil {
+		return 0, fmt.Errorf("load checkpoint of shard %d: %w", shard, err)
+	}
+	return seq, nil
+}
+
+func (s *Store) loadCheckpoint(shard int) (uint64, error) {
+	v, closer, err := s.db.Get(checkpointKey(shard))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, errCorrupt
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // Headers returns the header of every flushed shard of a poll.

@@ -2,7 +2,8 @@ package scylla
 
 import (
 	"context"
-	"time"
+	"fmt"
+	"math"
 
 	"github.com/gocql/gocql"
 	"golang.org/x/sync/errgroup"
@@ -20,6 +21,28 @@ const (
 	maxBatchBytes = 32 << 10
 )
 
+// headerEpoch is added to a sequence to make the write timestamp (µs) of a
+// shard header or a checkpoint. Releases before 0003_checkpoints wrote
+// headers with the wall clock, about 1.76e15 µs in 2025, which a bare
+// sequence would never beat: such a legacy header would stay forever.
+// 2^52 µs is above every wall-clock timestamp until about the year 2112,
+// so a header written now replaces a legacy one, and new writes order
+// among themselves by sequence. The price: deleting a poll's headers, or a
+// checkpoint, takes USING TIMESTAMP above headerEpoch + the highest
+// sequence written there; a delete at the current time removes nothing.
+// Ballots need no offset: they were always written at their sequence.
+const headerEpoch int64 = 1 << 52
+
+// seqTimestamp is the write timestamp of a header or a checkpoint at seq.
+// A sequence too large for it (beyond 2^63 - 2^52, which no stream
+// reaches) is an error rather than a timestamp that wraps negative.
+func seqTimestamp(seq uint64) (int64, error) {
+	if seq > uint64(math.MaxInt64-headerEpoch) {
+		return 0, fmt.Errorf("sequence %d is beyond the largest write timestamp", seq)
+	}
+	return headerEpoch + int64(seq), nil
+}
+
 // Flush writes the ballots of every update in single-partition unlogged
 // batches of at most maxBatchRows rows and about maxBatchBytes bytes, up to
 // MaxConcurrentFlushes at once, and then, only once all of them are in, the
@@ -27,13 +50,22 @@ const (
 // ahead of their header, never behind it: the tally recomputes counts from
 // ballots on load, so that is still exact.
 //
-// Every write is an idempotent overwrite. A ballot is written with
-// USING TIMESTAMP = its last sequence, so of two writes of one user's
-// ballot the higher sequence wins in any order, and the same sequence
-// carries the same ballot. A header is written with the wall clock,
-// because its sequence does not order it: after a failover the new owner
-// may write a header with the same last sequence and more ballots folded.
+// Every write is an idempotent overwrite ordered by stream sequence, so a
+// retry, or a late write of a previous owner that was paused (SIGSTOP, a
+// GC pause) while its shards moved, cannot move anything back. A ballot is
+// written with USING TIMESTAMP = its last sequence: of two writes of one
+// user's ballot the higher sequence wins in any order, and the same
+// sequence carries the same ballot. A header is written with USING
+// TIMESTAMP = headerEpoch + its LastSeq (see headerEpoch). The tally writes
+// a header only when its counts are the fold of the log up to LastSeq, so
+// two writers of one LastSeq write the same cells, and the higher LastSeq
+// wins.
 func (s *Store) Flush(ctx context.Context, updates []tally.ShardUpdate) error {
+	for _, u := range updates {
+		if _, err := seqTimestamp(u.Header.LastSeq); err != nil {
+			return fmt.Errorf("flush shard %s/%d: %w", u.Header.Poll, u.Header.Shard, err)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.concurrency)
 	for _, u := range updates {
@@ -131,16 +163,20 @@ func headersByPoll(updates []tally.ShardUpdate) [][]tally.ShardHeader {
 
 func (s *Store) writeHeaders(ctx context.Context, hs []tally.ShardHeader) error {
 	b := s.session.BatchWithContext(ctx, gocql.UnloggedBatch)
-	// Taken once: every attempt of this batch writes the very same cells.
-	b.WithTimestamp(time.Now().UnixMicro())
+	// The statements carry their own timestamps; no batch-wide default.
+	b.DefaultTimestamp(false)
 	for _, h := range hs {
 		counts := h.Counts
 		if counts == nil {
 			counts = []int64{} // not a null: no tombstone
 		}
+		ts, err := seqTimestamp(h.LastSeq)
+		if err != nil {
+			return err // Flush checked already
+		}
 		b.Entries = append(b.Entries, gocql.BatchEntry{
 			Stmt:       insertHeader,
-			Args:       []any{h.Poll, h.Shard, int64(h.LastSeq), h.Closed, counts},
+			Args:       []any{h.Poll, h.Shard, int64(h.LastSeq), h.Closed, counts, ts},
 			Idempotent: true,
 		})
 	}

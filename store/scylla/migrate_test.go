@@ -95,7 +95,8 @@ func TestMigrateSteps(t *testing.T) {
 
 // The real schema on a keyspace of its own: every file applies once, in
 // order, and a run cut short after 0002's ALTER TABLE ... ADD (the column
-// there, the file not recorded) runs it again without an error.
+// there, the file not recorded) runs it again without an error, and so
+// does 0003 (IF NOT EXISTS) when a run was cut short after it.
 func TestMigrateRealSchema(t *testing.T) {
 	needServer(t)
 	keyspace := randomKeyspace()
@@ -105,10 +106,12 @@ func TestMigrateRealSchema(t *testing.T) {
 		before string
 		want   []string
 	}{
-		{"Fresh", "", []string{"0001_init", "0002_ballot_keys"}},
+		{"Fresh", "", []string{"0001_init", "0002_ballot_keys", "0003_checkpoints"}},
 		{"UpToDate", "", nil},
 		{"CutShortAfterAdd", "DELETE FROM schema_migrations WHERE version = '0002_ballot_keys'", []string{"0002_ballot_keys"}},
 		{"UpToDateAgain", "", nil},
+		{"CutShortAfterCheckpoints", "DELETE FROM schema_migrations WHERE version = '0003_checkpoints'", []string{"0003_checkpoints"}},
+		{"UpToDateAtLast", "", nil},
 	}
 	for _, st := range steps {
 		if st.before != "" {
@@ -139,8 +142,8 @@ func TestBallotFromBeforeKeys(t *testing.T) {
 	}
 	poll := schema.NewPollID()
 	execOn(t, keyspace, fmt.Sprintf("INSERT INTO ballots (poll, shard, user_id, last_seq, choices) VALUES ('%s', 4, 'old', 7, [(2, 1)]) USING TIMESTAMP 7", poll))
-	if applied, err := migrate(t, migrateOptions(keyspace)); err != nil || !slices.Equal(applied, []string{"0002_ballot_keys"}) {
-		t.Fatalf("Migrate = %v, %v; want 0002_ballot_keys applied", applied, err)
+	if applied, err := migrate(t, migrateOptions(keyspace)); err != nil || !slices.Equal(applied, []string{"0002_ballot_keys", "0003_checkpoints"}) {
+		t.Fatalf("Migrate = %v, %v; want 0002_ballot_keys, 0003_checkpoints applied", applied, err)
 	}
 	want := tally.BallotRecord{User: "old", LastSeq: 7, Choices: []tally.Choice{{Option: 2, Count: 1}}}
 	s := openStore(t, options(keyspace))
@@ -152,6 +155,89 @@ func TestBallotFromBeforeKeys(t *testing.T) {
 	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("LoadBallot = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
+}
+
+// headerEpoch is store/scylla's headerEpoch (flush.go), as released: a
+// change to it would let legacy headers, or older new ones, win.
+const headerEpoch = 1 << 52
+
+// A shard header written before 0003_checkpoints carries a wall-clock
+// write timestamp, far above any sequence. A flush of that shard header
+// after the upgrade replaces it all the same (the epoch offset puts it
+// above the wall clock), at headerEpoch + LastSeq; a later flush of a
+// lower LastSeq then loses to it.
+func TestHeaderFromBeforeCheckpoints(t *testing.T) {
+	needServer(t)
+	keyspace := randomKeyspace()
+	t.Cleanup(func() { dropKeyspace(keyspace) })
+	old := fstest.MapFS{}
+	for _, name := range []string{"0001_init.cql", "0002_ballot_keys.cql"} {
+		b, err := fs.ReadFile(schema.CQLMigrations(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: b}
+	}
+	opts := migrateOptions(keyspace)
+	opts.Files = old
+	if applied, err := migrate(t, opts); err != nil || len(applied) != 2 {
+		t.Fatalf("Migrate 0001, 0002 = %v, %v", applied, err)
+	}
+	poll := schema.NewPollID()
+	// As the release before wrote it: at the time of writing, here the
+	// coordinator's or the driver's clock.
+	execOn(t, keyspace, fmt.Sprintf("INSERT INTO shard_headers (poll, shard, last_seq, closed, counts) VALUES ('%s', 3, 50, false, [4, 1])", poll))
+	legacy := writeTime(t, keyspace, poll, 3)
+	if wall := time.Now().UnixMicro(); legacy < wall-int64(time.Hour/time.Microsecond) || legacy > wall+int64(time.Hour/time.Microsecond) {
+		t.Fatalf("legacy header written at %d, want about the wall clock %d", legacy, wall)
+	}
+	if applied, err := migrate(t, migrateOptions(keyspace)); err != nil || !slices.Equal(applied, []string{"0003_checkpoints"}) {
+		t.Fatalf("Migrate = %v, %v; want 0003_checkpoints applied", applied, err)
+	}
+	s := openStore(t, options(keyspace))
+	steps := []struct {
+		name   string
+		header tally.ShardHeader
+		want   tally.ShardHeader
+	}{
+		{"ReplacesLegacy", tally.ShardHeader{Poll: poll, Shard: 3, LastSeq: 51, Counts: []int64{4, 2}}, tally.ShardHeader{Poll: poll, Shard: 3, LastSeq: 51, Counts: []int64{4, 2}}},
+		{"LowerLoses", tally.ShardHeader{Poll: poll, Shard: 3, LastSeq: 40, Counts: []int64{9, 9}}, tally.ShardHeader{Poll: poll, Shard: 3, LastSeq: 51, Counts: []int64{4, 2}}},
+	}
+	for _, st := range steps {
+		if err := s.Flush(t.Context(), []tally.ShardUpdate{{Header: st.header}}); err != nil {
+			t.Fatalf("%s: Flush: %v", st.name, err)
+		}
+		hs, err := s.Headers(t.Context(), poll)
+		if err != nil || !reflect.DeepEqual(hs, []tally.ShardHeader{st.want}) {
+			t.Fatalf("%s: Headers = %+v, %v; want %+v", st.name, hs, err, st.want)
+		}
+		shard, err := s.LoadShard(t.Context(), poll, 3)
+		if err != nil || !reflect.DeepEqual(shard.Header, st.want) {
+			t.Fatalf("%s: LoadShard header = %+v, %v; want %+v", st.name, shard.Header, err, st.want)
+		}
+		if got, want := writeTime(t, keyspace, poll, 3), int64(headerEpoch+st.want.LastSeq); got != want {
+			t.Fatalf("%s: header written at %d, want headerEpoch + %d = %d", st.name, got, st.want.LastSeq, want)
+		}
+	}
+}
+
+// writeTime is the write timestamp of a stored shard header's counts.
+func writeTime(t *testing.T, keyspace, poll string, shard int) int64 {
+	t.Helper()
+	c := gocql.NewCluster(strings.Split(serverAddr, ",")...)
+	c.Keyspace = keyspace
+	c.Timeout = time.Minute
+	s, err := c.CreateSession()
+	if err != nil {
+		t.Fatalf("connect to %s: %v", keyspace, err)
+	}
+	defer s.Close()
+	var ts int64
+	if err := s.Query("SELECT WRITETIME(counts) FROM shard_headers WHERE poll = ? AND shard = ?", poll, shard).
+		WithContext(t.Context()).Scan(&ts); err != nil {
+		t.Fatalf("read write time of %s/%d: %v", poll, shard, err)
+	}
+	return ts
 }
 
 // execOn runs one statement on a keyspace with the driver alone, for what

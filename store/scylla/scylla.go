@@ -8,10 +8,13 @@
 // columns and no lightweight transactions: a shard has one owner, and every
 // write is an idempotent overwrite that the driver may retry.
 //
-// Ballot writes carry USING TIMESTAMP = the ballot's stream sequence, so the
-// ballot with the highest sequence wins whatever order writes land in: a
-// retry, a late write of a previous owner, or clocks that disagree between
-// tally workers cannot move a ballot back. See flush.go.
+// Every write carries a timestamp made from a stream sequence: a ballot's
+// USING TIMESTAMP is its last sequence, a shard header's and a shard
+// index's checkpoint's (table tally_checkpoints, shared by every tally
+// node) headerEpoch + its sequence. So the write with the highest sequence
+// wins whatever order writes land in: a retry, a late write of a previous
+// owner that was paused while its shards moved, or clocks that disagree
+// between tally workers cannot move anything back. See flush.go.
 //
 // Migrate creates the keyspace and tables; Open never changes the schema.
 //

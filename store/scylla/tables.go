@@ -6,8 +6,9 @@ import (
 	"github.com/votecast/votecast/tally"
 )
 
-// The tables of schema/cql as its files leave them: 0001_init made both,
-// 0002_ballot_keys added ballots.applied_keys. The statements are built
+// The tables of schema/cql as its files leave them: 0001_init made the
+// first two, 0002_ballot_keys added ballots.applied_keys, 0003_checkpoints
+// made tally_checkpoints. The statements are built
 // once: the driver prepares each on first use and routes it by partition
 // key.
 var (
@@ -23,14 +24,22 @@ var (
 		PartKey: []string{"poll"},
 		SortKey: []string{"shard"},
 	})
+	checkpoints = table.New(table.Metadata{
+		Name:    "tally_checkpoints",
+		Columns: []string{"shard", "seq"},
+		PartKey: []string{"shard"},
+	})
 
-	// The write timestamp of a ballot is its stream sequence: see flush.go.
-	insertBallot, _  = ballots.InsertBuilder().TimestampNamed("seq").ToCql()
-	insertHeader, _  = headers.Insert()
-	selectBallots, _ = ballots.Select("user_id", "last_seq", "choices", "applied_keys")
-	selectBallot, _  = ballots.Get("last_seq", "choices", "applied_keys")
-	selectHeader, _  = headers.Get("last_seq", "closed", "counts")
-	selectHeaders, _ = headers.Select("shard", "last_seq", "closed", "counts")
+	// The write timestamp of a ballot is its stream sequence, that of a
+	// header or a checkpoint headerEpoch + its sequence: see flush.go.
+	insertBallot, _     = ballots.InsertBuilder().TimestampNamed("seq").ToCql()
+	insertHeader, _     = headers.InsertBuilder().TimestampNamed("ts").ToCql()
+	insertCheckpoint, _ = checkpoints.InsertBuilder().TimestampNamed("ts").ToCql()
+	selectCheckpoint, _ = checkpoints.Get("seq")
+	selectBallots, _    = ballots.Select("user_id", "last_seq", "choices", "applied_keys")
+	selectBallot, _     = ballots.Get("last_seq", "choices", "applied_keys")
+	selectHeader, _     = headers.Get("last_seq", "closed", "counts")
+	selectHeaders, _    = headers.Select("shard", "last_seq", "closed", "counts")
 )
 
 // choice is a tally.Choice as the CQL tuple<smallint, int> holds it: wide

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T, fresh bool) tally.Store) {
 		{"ManyKeys", testManyKeys},
 		{"LoadBallot", testLoadBallot},
 		{"KeysReplaced", testKeysReplaced},
+		{"HeaderNeverBack", testHeaderNeverBack},
+		{"Checkpoints", testCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -322,5 +324,138 @@ func testKeysReplaced(t *testing.T, open func(bool) tally.Store) {
 		if err != nil || !ok || !sameBallot(got, b) {
 			t.Fatalf("LoadBallot after seq %d = %+v, %v, %v; want %+v", b.LastSeq, got, ok, err, b)
 		}
+	}
+}
+
+// A shard header is ordered by LastSeq: a header with a lower LastSeq than
+// the stored one (a paused old owner writing late) leaves the stored one,
+// in a later flush or in the same one, as Headers and LoadShard both show;
+// a higher one replaces it, and the skipped header holds back no other.
+func testHeaderNeverBack(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	type want struct {
+		shard  int
+		seq    uint64
+		closed bool
+		counts []int64
+	}
+	tests := []struct {
+		name    string
+		flushes [][]tally.ShardUpdate // "" as poll: the case's own poll
+		want    []want
+	}{
+		{
+			"LowerLater",
+			[][]tally.ShardUpdate{
+				{update("", 1, 20, true, []int64{0, 2})},
+				{update("", 1, 10, false, []int64{1, 0})},
+			},
+			[]want{{1, 20, true, []int64{0, 2}}},
+		},
+		{
+			"LowerInSameFlush",
+			[][]tally.ShardUpdate{
+				{update("", 1, 20, false, []int64{0, 2}), update("", 1, 10, false, []int64{1, 0})},
+			},
+			[]want{{1, 20, false, []int64{0, 2}}},
+		},
+		{
+			"HigherLater",
+			[][]tally.ShardUpdate{
+				{update("", 1, 10, false, []int64{1, 0})},
+				{update("", 1, 20, true, []int64{0, 2})},
+			},
+			[]want{{1, 20, true, []int64{0, 2}}},
+		},
+		{
+			"LowerBesideNewer",
+			[][]tally.ShardUpdate{
+				{update("", 1, 20, false, []int64{0, 2}), update("", 2, 5, false, []int64{1, 0})},
+				{update("", 1, 10, false, []int64{1, 0}), update("", 2, 9, false, []int64{3, 1})},
+			},
+			[]want{{1, 20, false, []int64{0, 2}}, {2, 9, false, []int64{3, 1}}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			poll := schema.NewPollID()
+			for i, f := range tc.flushes {
+				ups := slices.Clone(f)
+				for j := range ups {
+					ups[j].Header.Poll = poll
+				}
+				if err := s.Flush(ctx(t), ups); err != nil {
+					t.Fatalf("Flush %d: %v", i, err)
+				}
+			}
+			hs, err := s.Headers(ctx(t), poll)
+			if err != nil {
+				t.Fatalf("Headers: %v", err)
+			}
+			sort.Slice(hs, func(i, j int) bool { return hs[i].Shard < hs[j].Shard })
+			if len(hs) != len(tc.want) {
+				t.Fatalf("Headers = %+v, want %d", hs, len(tc.want))
+			}
+			for i, w := range tc.want {
+				st, err := s.LoadShard(ctx(t), poll, w.shard)
+				if err != nil {
+					t.Fatalf("LoadShard %d: %v", w.shard, err)
+				}
+				for _, h := range []tally.ShardHeader{hs[i], st.Header} {
+					if h.Poll != poll || h.Shard != w.shard || h.LastSeq != w.seq || h.Closed != w.closed || !slices.Equal(h.Counts, w.counts) {
+						t.Fatalf("header of shard %d = %+v, want %+v (Headers: %+v, LoadShard: %+v)", w.shard, h, w, hs[i], st.Header)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Checkpoints are kept per shard index: 0 until one is saved, then the
+// highest saved, whatever order saves come in, one index independent of
+// the others, and still there after a reopen. They belong to no poll, so
+// on a store the subtests share (one keyspace) every case takes indices
+// of its own: case i uses 1000+10i and up.
+func testCheckpoints(t *testing.T, open func(bool) tally.Store) {
+	s := open(true)
+	type save struct {
+		shard int // offset in the case's indices
+		seq   uint64
+	}
+	tests := []struct {
+		name   string
+		saves  []save
+		reopen bool
+		want   []uint64 // by offset; every offset not saved is 0
+	}{
+		{"None", nil, false, []uint64{0}},
+		{"RoundTrip", []save{{0, 42}}, false, []uint64{42}},
+		{"Forward", []save{{0, 30}, {0, 50}}, false, []uint64{50}},
+		{"NeverBack", []save{{0, 50}, {0, 30}}, false, []uint64{50}},
+		{"Equal", []save{{0, 50}, {0, 50}}, false, []uint64{50}},
+		{"Independent", []save{{0, 7}, {1, 9}, {0, 3}, {2, 1}, {2, 12}}, false, []uint64{7, 9, 12, 0}},
+		{"SurvivesReopen", []save{{0, 1 << 40}, {1, 5}}, true, []uint64{1 << 40, 5}},
+	}
+	for i, tc := range tests {
+		base := 1000 + 10*i
+		t.Run(tc.name, func(t *testing.T) {
+			for _, sv := range tc.saves {
+				if err := s.SaveCheckpoint(ctx(t), base+sv.shard, sv.seq); err != nil {
+					t.Fatalf("SaveCheckpoint(%d, %d): %v", base+sv.shard, sv.seq, err)
+				}
+			}
+			if tc.reopen {
+				if err := s.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				s = open(false)
+			}
+			for off, w := range tc.want {
+				got, err := s.LoadCheckpoint(ctx(t), base+off)
+				if err != nil || got != w {
+					t.Fatalf("LoadCheckpoint(%d) = %d, %v; want %d", base+off, got, err, w)
+				}
+			}
+		})
 	}
 }
