@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,13 +14,14 @@ import (
 )
 
 // shardRunner is the one goroutine that owns a shard index: every poll's
-// shard with that index, its ballots and its acks. Flushes run beside it,
-// one at a time, on copies of the changed ballots, so folding and live
-// totals go on while the store is slow or down.
+// shard with that index, and its checkpoint. It reads the log in order
+// with an ordered consumer from the store's checkpoint, so no consumer
+// state outlives it and nothing can be delivered out of order. Flushes run
+// beside it, one at a time, on copies of the changed ballots, so folding
+// and live totals go on while the store is slow or down.
 type shardRunner struct {
 	w     *Worker
 	idx   int
-	cons  jetstream.Consumer
 	polls map[string]*PollShard
 	// owed are the poll shards whose published snapshot may be behind
 	// their counts: a snapshot is owed once they are settled.
@@ -28,42 +30,55 @@ type shardRunner struct {
 	// totals disagree with the store (see Worker.staleShards).
 	eager []string
 	// position is the stream sequence of the last event this runner has
-	// folded, or at start the consumer's ack floor (everything at or
-	// below it is durably folded).
+	// folded, or at start the store's checkpoint (every event at or below
+	// it is durably folded).
 	position uint64
-	// unacked is the newest folded event not yet acked; with AckAll, its
-	// ack covers every event before it.
-	unacked jetstream.Msg
-	failing bool // the store is refusing flushes; logged once per outage
+	// checkpoint is the last position saved to the store.
+	checkpoint uint64
+	// pending is how many events of the index the log held past the last
+	// one folded, and unflushed how many were folded since the last
+	// checkpoint: together the runner's lag.
+	pending, unflushed atomic.Int64
+	failing            bool // the store is refusing flushes; logged once per outage
 }
 
-// flushResult is a finished background flush: the event its ack covers.
+// flushResult is a finished background flush: the position it covers.
 type flushResult struct {
-	err     error
-	ack     jetstream.Msg
-	updates []ShardUpdate
+	err      error
+	position uint64
+	events   int64
+	updates  []ShardUpdate
 }
 
 func (r *shardRunner) run(ctx context.Context) {
 	log := r.w.log.With("shard", r.idx)
 	max := r.w.opts.MaxBatch
+	r.owed = map[*PollShard]struct{}{}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{schema.ShardFilter(r.idx)}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if r.position > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, r.position+1
+	}
+	cons, err := r.w.opts.JS.OrderedConsumer(ctx, schema.VotesStream, cfg)
+	if err != nil {
+		log.Error("tally: read the log", "err", err)
+		return
+	}
 	msgs := make(chan jetstream.Msg, max)
-	cc, err := r.cons.Consume(func(m jetstream.Msg) {
+	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case msgs <- m:
 		case <-ctx.Done():
 		}
 	}, jetstream.PullMaxMessages(max), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-			log.Warn("tally consumer", "err", err)
+		if !errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
+			log.Warn("tally: read the log", "err", err)
 		}
 	}))
 	if err != nil {
-		log.Error("tally: start consuming", "err", err)
+		log.Error("tally: read the log", "err", err)
 		return
 	}
 	defer cc.Stop()
-	r.owed = map[*PollShard]struct{}{}
 	for _, id := range r.eager {
 		if _, _, ok := r.pollShard(ctx, id); !ok {
 			return
@@ -77,33 +92,30 @@ func (r *shardRunner) run(ctx context.Context) {
 		retry    <-chan time.Time
 	)
 	startFlush := func() {
-		if flushing || retry != nil {
+		if flushing || retry != nil || r.unsettled() {
 			return
 		}
 		updates := r.changes()
-		if len(updates) == 0 && r.unacked == nil {
+		if len(updates) == 0 && r.position == r.checkpoint {
 			return
 		}
 		flushing = true
-		ack := r.unacked
-		r.unacked = nil
-		go func() { done <- flushResult{err: r.write(ctx, updates), ack: ack, updates: updates} }()
+		res := flushResult{position: r.position, events: r.unflushed.Load(), updates: updates}
+		go func() { res.err = r.write(ctx, res); done <- res }()
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			if errors.Is(context.Cause(ctx), errLeaseLost) {
-				// Another process may own the shards now: no ack, no
-				// flush, no snapshot from here (an ack could even land on
-				// the new owner's consumer). It replays what we held.
+				// Another process may own the shards now: no flush and no
+				// snapshot from here. It replays from the checkpoint.
 				if flushing {
 					<-done
 				}
 				return
 			}
 			if flushing {
-				res := <-done
-				r.settle(res, log)
+				r.settle(<-done, log)
 			}
 			r.finish(log)
 			return
@@ -135,18 +147,29 @@ func (r *shardRunner) run(ctx context.Context) {
 	}
 }
 
-// settle handles a finished flush: ack what it covered, or put its changes
-// back to be written again. It reports success.
+// unsettled reports whether a poll shard is still replaying what a crash
+// cut short: its counts are not a true fold of the log yet, so no header
+// of it may be written (a header is ordered by its sequence alone) and
+// the checkpoint may not pass it.
+func (r *shardRunner) unsettled() bool {
+	for _, ps := range r.polls {
+		if ps.settleAt > r.position {
+			return true
+		}
+	}
+	return false
+}
+
+// settle handles a finished flush: move the checkpoint to what it
+// covered, or put its changes back to be written again. It reports
+// success.
 func (r *shardRunner) settle(res flushResult, log *slog.Logger) bool {
 	if res.err != nil {
 		for _, u := range res.updates {
 			r.polls[u.Header.Poll].redirty(u.Ballots)
 		}
-		if r.unacked == nil {
-			r.unacked = res.ack // still to be acked by a later flush
-		}
 		if !r.failing {
-			log.Error("tally: flush failed; counting goes on, acks are held until the store is back", "err", res.err)
+			log.Error("tally: flush failed; counting goes on, the checkpoint waits until the store is back", "err", res.err)
 			r.failing = true
 		}
 		r.w.metrics.flushErrors.Inc()
@@ -156,24 +179,23 @@ func (r *shardRunner) settle(res flushResult, log *slog.Logger) bool {
 		log.Info("tally: store is back, flushes caught up")
 		r.failing = false
 	}
-	if res.ack != nil {
-		if err := res.ack.Ack(); err != nil {
-			// Harmless: the events are durable and come back as replays.
-			log.Warn("tally: ack", "err", err)
-		}
-	}
+	r.checkpoint = res.position
+	r.unflushed.Add(-res.events)
 	return true
 }
 
-// finish flushes and acks what was folded, with a fresh deadline because
-// the run's context is already done.
+// finish flushes what was folded and saves the checkpoint, with a fresh
+// deadline because the run's context is already done.
 func (r *shardRunner) finish(log *slog.Logger) {
+	if r.unsettled() {
+		log.Info("tally: stopped while replaying; the next owner replays from the checkpoint")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	updates := r.changes()
-	res := flushResult{err: r.write(ctx, updates), ack: r.unacked, updates: updates}
-	if res.err != nil {
-		log.Error("tally: final flush failed; unacked events will be redelivered", "err", res.err)
+	res := flushResult{position: r.position, events: r.unflushed.Load(), updates: r.changes()}
+	if res.err = r.write(ctx, res); res.err != nil {
+		log.Error("tally: final flush failed; the next owner replays from the checkpoint", "err", res.err)
 		return
 	}
 	r.settle(res, log)
@@ -185,10 +207,11 @@ func (r *shardRunner) foldBatch(ctx context.Context, batch []jetstream.Msg) bool
 		if !r.fold(ctx, m) {
 			return false
 		}
-		r.unacked = m
 		if meta, err := m.Metadata(); err == nil {
 			r.position = meta.Sequence.Stream
+			r.pending.Store(int64(meta.NumPending))
 		}
+		r.unflushed.Add(1)
 	}
 	return true
 }
@@ -347,14 +370,16 @@ func (r *shardRunner) changes() []ShardUpdate {
 	return updates
 }
 
-// write flushes updates to the store; it runs off the shard goroutine and
-// touches only its arguments.
-func (r *shardRunner) write(ctx context.Context, updates []ShardUpdate) error {
-	if len(updates) == 0 {
-		return nil
-	}
+// write flushes a result's updates to the store, then its checkpoint; it
+// runs off the shard goroutine and touches only its argument.
+func (r *shardRunner) write(ctx context.Context, res flushResult) error {
 	start := time.Now()
-	err := r.w.opts.Store.Flush(ctx, updates)
+	if len(res.updates) > 0 {
+		if err := r.w.opts.Store.Flush(ctx, res.updates); err != nil {
+			return err
+		}
+	}
+	err := r.w.opts.Store.SaveCheckpoint(ctx, r.idx, res.position)
 	r.w.metrics.flushSeconds.Observe(time.Since(start).Seconds())
 	return err
 }

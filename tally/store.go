@@ -22,6 +22,15 @@ type Store interface {
 	// LoadBallot returns one user's stored ballot in a poll shard; ok is
 	// false when the user has none.
 	LoadBallot(ctx context.Context, poll string, shard int, user string) (b BallotRecord, ok bool, err error)
+	// SaveCheckpoint records that every event of shard index shard (all
+	// polls) up to stream sequence seq is durably folded into this store:
+	// call it only after the Flush that covers them returned nil. It never
+	// moves back: a lower seq than the stored one changes nothing (a
+	// paused old owner may write late). It need not be synced on its own:
+	// losing it only means replaying more.
+	SaveCheckpoint(ctx context.Context, shard int, seq uint64) error
+	// LoadCheckpoint returns the shard index's checkpoint; 0 when none.
+	LoadCheckpoint(ctx context.Context, shard int) (uint64, error)
 	// Headers returns the stored header of every flushed shard of a poll.
 	Headers(ctx context.Context, poll string) ([]ShardHeader, error)
 	// Ping reports whether the store can take writes now.

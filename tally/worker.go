@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +65,9 @@ type Worker struct {
 	metrics *metrics
 	lease   *lease
 	running atomic.Int64 // shard indices being consumed now
+
+	runnersMu sync.Mutex
+	runners   []*shardRunner // of the current lease, for Lag
 }
 
 // NewWorker validates opts and returns a Worker.
@@ -102,9 +104,6 @@ func NewWorker(opts Options) (*Worker, error) {
 	}
 	return w, nil
 }
-
-// ConsumerName is the durable consumer of a shard index.
-func ConsumerName(shard int) string { return "tally-" + strconv.Itoa(shard) }
 
 // Acquire takes the lease on the tally shards. It fails, wrapping
 // ErrShardsHeld and naming the holder, while another live process owns
@@ -157,7 +156,14 @@ func (w *Worker) runOwned(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	defer func() { cancel(nil); wg.Wait(); w.running.Store(0) }()
+	defer func() {
+		cancel(nil)
+		wg.Wait()
+		w.running.Store(0)
+		w.runnersMu.Lock()
+		w.runners = nil
+		w.runnersMu.Unlock()
+	}()
 	wg.Go(func() {
 		if err := w.lease.keep(ctx, w.log); err != nil {
 			cancel(err)
@@ -217,88 +223,55 @@ func (w *Worker) Unread() int {
 }
 
 func (w *Worker) newRunner(ctx context.Context, idx int) (*shardRunner, error) {
-	cons, floor, err := w.claim(ctx, idx)
+	cp, err := w.checkpoint(ctx, idx)
 	if err != nil {
 		return nil, err
 	}
-	return &shardRunner{w: w, idx: idx, cons: cons, polls: map[string]*PollShard{}, position: floor}, nil
+	r := &shardRunner{w: w, idx: idx, polls: map[string]*PollShard{}, position: cp, checkpoint: cp}
+	w.runnersMu.Lock()
+	w.runners = append(w.runners, r)
+	w.runnersMu.Unlock()
+	return r, nil
 }
 
-func consumerConfig(idx int) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:       ConsumerName(idx),
-		FilterSubject: schema.ShardFilter(idx),
-		AckPolicy:     jetstream.AckAllPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// Held acks during a store outage must not turn into a
-		// redelivery storm: redelivered events are skipped anyway.
-		AckWait:       2 * time.Minute,
-		MaxAckPending: 200_000,
-	}
-}
-
-// claim takes ownership of a shard's durable consumer. If a previous owner
-// died with events delivered but unacked, JetStream would send new events
-// now and the old ones only after AckWait, out of order, and a user's
-// second vote could be folded before the first. So the new owner recreates
-// the consumer at the ack floor: everything after it comes again, in log
-// order, and what the old owner already flushed is skipped as a replay.
-//
-// It returns the consumer and its ack floor: every event at or below it
-// is durably folded into the store.
-//
-// Only the lease holder calls claim, so the consumer it may reset is one
-// no live process reads.
-func (w *Worker) claim(ctx context.Context, idx int) (jetstream.Consumer, uint64, error) {
-	cfg := consumerConfig(idx)
-	var floor uint64
-	cons, err := w.opts.JS.Consumer(ctx, schema.VotesStream, cfg.Durable)
-	switch {
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-	case err != nil:
-		return nil, 0, fmt.Errorf("tally: claim shard %d: %w", idx, err)
-	default:
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return nil, 0, fmt.Errorf("tally: claim shard %d: %w", idx, err)
-		}
-		floor = info.AckFloor.Stream
-		if info.NumAckPending == 0 {
-			return cons, floor, nil
-		}
-		w.log.Info("tally: previous owner left events unacked; replaying from the ack floor in order",
-			"shard", idx, "ack_floor", info.AckFloor.Stream, "unacked", info.NumAckPending)
-		if err := w.opts.JS.DeleteConsumer(ctx, schema.VotesStream, cfg.Durable); err != nil {
-			return nil, 0, fmt.Errorf("tally: claim shard %d: reset consumer: %w", idx, err)
-		}
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.AckFloor.Stream+1
-	}
-	cons, err = w.opts.JS.CreateOrUpdateConsumer(ctx, schema.VotesStream, cfg)
+// checkpoint is where a shard index's replay starts: the store's
+// checkpoint. A store written by a release that kept its place in a
+// durable consumer instead has none; that consumer's ack floor is the
+// same promise (acked only after a durable flush), so it is taken over
+// and the consumer, which only the lease holder could be reading,
+// removed.
+func (w *Worker) checkpoint(ctx context.Context, idx int) (uint64, error) {
+	cp, err := w.opts.Store.LoadCheckpoint(ctx, idx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("tally: set up consumer for shard %d: %w", idx, err)
+		return 0, fmt.Errorf("tally: load checkpoint of shard %d: %w", idx, err)
 	}
-	return cons, floor, nil
+	legacy := "tally-" + strconv.Itoa(idx)
+	cons, err := w.opts.JS.Consumer(ctx, schema.VotesStream, legacy)
+	if err != nil {
+		return cp, nil // none (the usual case), or unreadable: the checkpoint stands
+	}
+	if info, err := cons.Info(ctx); err == nil && cp == 0 {
+		cp = info.AckFloor.Stream
+		if err := w.opts.Store.SaveCheckpoint(ctx, idx, cp); err != nil {
+			return 0, fmt.Errorf("tally: take over the checkpoint of shard %d: %w", idx, err)
+		}
+		w.log.Info("tally: took the place of a durable consumer over as the shard's checkpoint", "shard", idx, "checkpoint", cp)
+	}
+	_ = w.opts.JS.DeleteConsumer(ctx, schema.VotesStream, legacy)
+	return cp, nil
 }
 
-// Lag is how many events of the tally's shards are not yet durably
-// folded: delivered-but-unacked plus not yet delivered, over every shard
-// consumer (one paged listing, whatever the number of shards).
-func Lag(ctx context.Context, js jetstream.JetStream) (uint64, error) {
-	stream, err := js.Stream(ctx, schema.VotesStream)
-	if err != nil {
-		return 0, fmt.Errorf("tally lag: %w", err)
+// Lag is how many events of this worker's shards are not yet durably
+// folded: still in the log past the last one folded, or folded since the
+// last checkpoint.
+func (w *Worker) Lag() uint64 {
+	w.runnersMu.Lock()
+	defer w.runnersMu.Unlock()
+	var n int64
+	for _, r := range w.runners {
+		n += r.pending.Load() + r.unflushed.Load()
 	}
-	var total uint64
-	list := stream.ListConsumers(ctx)
-	for info := range list.Info() {
-		if strings.HasPrefix(info.Name, "tally-") {
-			total += info.NumPending + uint64(info.NumAckPending)
-		}
-	}
-	if err := list.Err(); err != nil {
-		return 0, fmt.Errorf("tally lag: %w", err)
-	}
-	return total, nil
+	return uint64(max(n, 0))
 }
 
 // Ready says why the tally cannot be relied on now, or nil: it is not

@@ -71,7 +71,11 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stored, err := storedTotals(ctx, c, link, poll)
+	var want []int64 // what to wait for; as of --until, the stored totals are only shown
+	if until.IsZero() {
+		want = rc.Counts
+	}
+	stored, err := storedTotals(ctx, c, link, poll, want)
 	if err != nil {
 		return err
 	}
@@ -130,7 +134,7 @@ func readPoll(ctx context.Context, js jetstream.JetStream, id string) (schema.Po
 
 // storedTotals asks a running tally (after letting it catch up), or reads
 // the embedded store directly when no server runs.
-func storedTotals(ctx context.Context, c recountConfig, link *natsLink, poll schema.Poll) (schema.StoredTotals, error) {
+func storedTotals(ctx context.Context, c recountConfig, link *natsLink, poll schema.Poll, want []int64) (schema.StoredTotals, error) {
 	var out schema.StoredTotals
 	if link.node != nil {
 		// No server runs: read the store ourselves.
@@ -143,18 +147,25 @@ func storedTotals(ctx context.Context, c recountConfig, link *natsLink, poll sch
 		out, err = tally.StoredTotals(ctx, st, poll.ID)
 		return pad(out, len(poll.Options)), err
 	}
+	// The tally folds behind the log: give it --wait to reach what the
+	// log says before calling a difference a mismatch.
 	deadline := time.Now().Add(c.wait)
 	for {
-		lag, err := tally.Lag(ctx, link.js)
-		if err == nil && lag == 0 || time.Now().After(deadline) {
-			break
+		out, err := askStored(ctx, link, poll)
+		if err != nil || want == nil || slices.Equal(out.Counts, want) || time.Now().After(deadline) {
+			return out, err
 		}
 		select {
 		case <-ctx.Done():
 			return out, ctx.Err()
-		case <-time.After(100 * time.Millisecond): // polling a remote counter: nothing to wait on
+		case <-time.After(100 * time.Millisecond): // polling a remote store: nothing to wait on
 		}
 	}
+}
+
+// askStored asks a running tally for a poll's stored totals.
+func askStored(ctx context.Context, link *natsLink, poll schema.Poll) (schema.StoredTotals, error) {
+	var out schema.StoredTotals
 	msg, err := link.nc.RequestWithContext(ctx, schema.StoredSubject(poll.ID), nil)
 	if err != nil {
 		return out, fmt.Errorf("ask the tally for stored totals: %w", err)

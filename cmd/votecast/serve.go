@@ -173,7 +173,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	apiHandler, err := api.New(api.Options{
 		AdminToken: c.adminToken, Catalog: catalog, Producer: producer, Totals: hub,
 		AckCounts: ing.AckCounts,
-		TallyLag:  func(ctx context.Context) (uint64, error) { return tally.Lag(ctx, link.js) },
+		TallyLag:  func(ctx context.Context) (uint64, error) { return worker.Lag(), nil },
 		Ready: func(ctx context.Context) error {
 			if !link.nc.IsConnected() {
 				return errors.New("nats disconnected")
