@@ -86,6 +86,10 @@ type StoredTotals struct {
 	Poll   string  `json:"poll"`
 	Counts []int64 `json:"counts"`
 	Shards int     `json:"shards"` // shards with anything stored
+	// Covered are the shard indices the answer speaks for (a tally node
+	// answers for those it owns), ByShard their stored counts.
+	Covered []int           `json:"covered,omitempty"`
+	ByShard map[int][]int64 `json:"by_shard,omitempty"`
 	Error  string  `json:"error,omitempty"`
 }
 

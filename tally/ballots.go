@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -14,25 +13,29 @@ import (
 	"github.com/votecast/votecast/schema"
 )
 
-// ServeBallots answers BallotSubject requests from the store until the
-// returned subscription is unsubscribed: whether a client key was applied
-// to a user's ballot, once the shard's close marker is folded and flushed
-// (before that the answer would not be final, so it is "pending").
-func ServeBallots(nc *nats.Conn, st Store, log *slog.Logger) (*nats.Subscription, error) {
-	sub, err := nc.QueueSubscribe(schema.BallotSubject("*"), "tally", func(m *nats.Msg) {
+// ServeBallots answers BallotSubject requests until the returned
+// subscription is unsubscribed: whether a client key was applied to a
+// user's ballot, once the shard's close marker is folded and flushed
+// (before that the answer would not be final, so it is "pending"). Only
+// the node that owns the shard index answers, from its store.
+func (w *Worker) ServeBallots(nc *nats.Conn) (*nats.Subscription, error) {
+	sub, err := nc.Subscribe(schema.BallotSubject("*"), func(m *nats.Msg) {
 		poll := m.Subject[len(schema.BallotSubject("")):]
 		var q schema.BallotQuery
-		out := schema.BallotAnswer{}
 		if err := json.Unmarshal(m.Data, &q); err != nil || q.User == "" || len(q.User) > schema.MaxUserBytes || len(q.Key) > schema.MaxClientKeyBytes {
-			out.Error = "bad ballot query"
-		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			out.State, err = ballotState(ctx, st, poll, q)
-			cancel()
-			if err != nil {
-				log.Error("tally: answer a ballot query", "poll", poll, "shard", q.Shard, "err", err)
-				out.Error = "store unavailable"
-			}
+			return
+		}
+		if !w.Owns(q.Shard) {
+			return // its owner answers; with none, the asker retries
+		}
+		out := schema.BallotAnswer{}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		state, err := ballotState(ctx, w.opts.Store, poll, q)
+		out.State = state
+		cancel()
+		if err != nil {
+			w.log.Error("tally: answer a ballot query", "poll", poll, "shard", q.Shard, "err", err)
+			out.Error = "store unavailable"
 		}
 		b, _ := json.Marshal(out)
 		_ = m.Respond(b)

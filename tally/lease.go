@@ -5,31 +5,36 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/votecast/votecast/schema"
 )
 
-// ErrShardsHeld is wrapped by the error of a worker that cannot start
-// because another live tally owns the shards; the error names it.
-var ErrShardsHeld = errors.New("the tally shards are owned by another process")
+// errLeaseLost is the cause a runner is stopped with when its shard's
+// lease could not be renewed in time: another node may own it now.
+var errLeaseLost = errors.New("shard lease lost")
 
-// errLeaseLost is the cause a worker's runners are stopped with when its
-// lease could not be renewed in time.
-var errLeaseLost = errors.New("tally lease lost")
+// errHandOff is the cause a runner is stopped with when its shard moves
+// to another node: it flushes and checkpoints, then the lease is released.
+var errHandOff = errors.New("shard handed off")
 
-// ownerKey is the lease's key in the owners bucket. One key for the whole
-// tally: until shards are shared among nodes, one process folds them all.
-const ownerKey = "tally"
+// Keys of the owners bucket. A member key says a tally node is alive; a
+// shard key is the lease on one shard index. Both expire with the
+// bucket's TTL unless their holder renews them.
+const (
+	memberPrefix = "member."
+	shardPrefix  = "shard."
+)
 
-// Holder names the process that owns the tally shards. Node is stable
-// across restarts of one node (it lives in its data directory, which one
-// process at a time can hold), so a node restarted after a crash takes
-// its own lease over at once instead of waiting for it to expire.
+func shardKey(idx int) string { return shardPrefix + strconv.Itoa(idx) }
+
+// Holder names a tally node. Node is stable across restarts of one node
+// (it lives in its data directory, which one process at a time can
+// hold), so a node restarted after a crash takes its own leases over at
+// once instead of waiting for them to expire.
 type Holder struct {
 	Node  string    `json:"node"`
 	Host  string    `json:"host"`
@@ -38,20 +43,7 @@ type Holder struct {
 }
 
 func (h Holder) String() string {
-	return fmt.Sprintf("node %s (pid %d on %s, owner since %s)", h.Node, h.PID, h.Host, h.Since.Format(time.RFC3339))
-}
-
-// lease is the worker's hold on the owners key: renewed every TTL/3 by
-// compare-and-set on its revision; the bucket's TTL drops it when its
-// holder stops renewing (killed, paused, cut off).
-type lease struct {
-	kv     jetstream.KeyValue
-	holder Holder
-	ttl    time.Duration
-	rev    uint64
-	// renewedAt is when the last successful renewal was sent: the server
-	// stored it later, so the lease lives at least ttl from here.
-	renewedAt time.Time
+	return fmt.Sprintf("node %s (pid %d on %s, since %s)", h.Node, h.PID, h.Host, h.Since.Format(time.RFC3339))
 }
 
 func newHolder(node string) Holder {
@@ -59,99 +51,96 @@ func newHolder(node string) Holder {
 	return Holder{Node: node, Host: host, PID: os.Getpid(), Since: time.Now().UTC()}
 }
 
-// acquireLease takes the owners key, or takes it over from an earlier run
-// of this same node. It fails with ErrShardsHeld while another node holds
-// it.
-func acquireLease(ctx context.Context, js jetstream.JetStream, holder Holder) (*lease, error) {
-	kv, err := js.KeyValue(ctx, schema.OwnersBucket)
-	if err != nil {
-		return nil, fmt.Errorf("tally: open owners bucket: %w", err)
-	}
-	l := &lease{kv: kv, holder: holder, ttl: schema.OwnerLeaseTTL}
-	val, _ := json.Marshal(holder)
-	for range 3 {
-		sent := time.Now()
-		rev, err := kv.Create(ctx, ownerKey, val)
-		if err == nil {
-			l.rev, l.renewedAt = rev, sent
-			return l, nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("tally: take the shard lease: %w", err)
-		}
-		e, err := kv.Get(ctx, ownerKey)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // expired between the two calls
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tally: read the shard lease: %w", err)
-		}
-		var other Holder
-		_ = json.Unmarshal(e.Value(), &other)
-		if other.Node != holder.Node {
-			left := l.ttl - time.Since(e.Created())
-			return nil, fmt.Errorf("%w: %s; its lease expires %v after its last renewal (about %v from now) if that process is gone: stop it, or wait and start this one again",
-				ErrShardsHeld, other, l.ttl, left.Round(time.Second))
-		}
-		// Our own node's earlier run: it is dead, because this process
-		// holds the node's data directory.
-		sent = time.Now()
-		if rev, err = kv.Update(ctx, ownerKey, val, e.Revision()); err == nil {
-			l.rev, l.renewedAt = rev, sent
-			return l, nil
-		}
-	}
-	return nil, fmt.Errorf("tally: take the shard lease: the owners key keeps changing")
+// lease is this node's hold on one shard key, renewed by compare-and-set
+// on its revision.
+type lease struct {
+	rev uint64
+	// renewedAt is when the last successful renewal was sent: the server
+	// stored it later, so the lease lives at least the TTL from here.
+	renewedAt time.Time
 }
 
-// keep renews the lease until ctx ends, and returns once the lease is
-// lost: a renewal refused (someone else holds the key now) or none
-// confirmed for longer than the TTL allows. It never returns nil while
-// ctx is live.
-func (l *lease) keep(ctx context.Context, log *slog.Logger) error {
-	t := time.NewTicker(l.ttl / 5)
-	defer t.Stop()
-	val, _ := json.Marshal(l.holder)
-	failing := false
+// takeLease creates the shard key, or takes it over from an earlier run
+// of this same node (dead: this process holds the node's data
+// directory). ok is false when another node holds it.
+func takeLease(ctx context.Context, kv jetstream.KeyValue, idx int, me Holder) (l lease, ok bool, err error) {
+	val, _ := json.Marshal(me)
+	sent := time.Now()
+	rev, err := kv.Create(ctx, shardKey(idx), val)
+	if err == nil {
+		return lease{rev: rev, renewedAt: sent}, true, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return l, false, fmt.Errorf("take the lease of shard %d: %w", idx, err)
+	}
+	e, err := kv.Get(ctx, shardKey(idx))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return l, false, nil // expired between the two calls: next tick
+	}
+	if err != nil {
+		return l, false, fmt.Errorf("read the lease of shard %d: %w", idx, err)
+	}
+	var other Holder
+	if json.Unmarshal(e.Value(), &other) != nil || other.Node != me.Node {
+		return l, false, nil
+	}
+	sent = time.Now()
+	if rev, err = kv.Update(ctx, shardKey(idx), val, e.Revision()); err != nil {
+		return l, false, nil // changed under us: next tick
+	}
+	return lease{rev: rev, renewedAt: sent}, true, nil
+}
+
+// renew extends the lease; lost reports that it is gone (another node
+// took it, or it expired), err a failure that may pass.
+func (l *lease) renew(ctx context.Context, kv jetstream.KeyValue, idx int, me Holder) (lost bool, err error) {
+	val, _ := json.Marshal(me)
+	sent := time.Now()
+	rev, err := kv.Update(ctx, shardKey(idx), val, l.rev)
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		l.rev, l.renewedAt = rev, sent
+		return false, nil
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence,
+		errors.Is(err, jetstream.ErrKeyNotFound):
+		return true, nil
+	}
+	return false, err
+}
+
+// holders reads the owners bucket in one pass: the live members and
+// which node holds each shard index.
+func holders(ctx context.Context, kv jetstream.KeyValue) (members []string, owners map[int]string, err error) {
+	owners = map[int]string{}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read tally owners: %w", err)
+	}
+	defer w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		// Checked before renewing: a process that was paused past its
-		// TTL must stop, even if the key happens to be free again.
-		if time.Since(l.renewedAt) > l.ttl*4/5 {
-			return fmt.Errorf("%w: not renewed for %v", errLeaseLost, time.Since(l.renewedAt).Round(time.Millisecond))
-		}
-		sent := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, l.ttl/5)
-		rev, err := l.kv.Update(rctx, ownerKey, val, l.rev)
-		cancel()
-		var apiErr *jetstream.APIError
-		switch {
-		case err == nil:
-			l.rev, l.renewedAt = rev, sent
-			if failing {
-				log.Info("tally: shard lease renewed again")
-				failing = false
+			return nil, nil, fmt.Errorf("read tally owners: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, nil, errors.New("read tally owners: watch ended")
 			}
-		case errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence,
-			errors.Is(err, jetstream.ErrKeyNotFound):
-			return fmt.Errorf("%w: the owners key changed under us", errLeaseLost)
-		case ctx.Err() != nil:
-			return nil
-		default:
-			if !failing {
-				log.Warn("tally: renew shard lease; retrying", "err", err)
-				failing = true
+			if e == nil {
+				return members, owners, nil // every current value is in
+			}
+			var h Holder
+			if json.Unmarshal(e.Value(), &h) != nil {
+				continue
+			}
+			switch k := e.Key(); {
+			case strings.HasPrefix(k, memberPrefix):
+				members = append(members, h.Node)
+			case strings.HasPrefix(k, shardPrefix):
+				if idx, err := strconv.Atoi(strings.TrimPrefix(k, shardPrefix)); err == nil {
+					owners[idx] = h.Node
+				}
 			}
 		}
 	}
-}
-
-// release gives the lease up, so the next owner need not wait for it to
-// expire.
-func (l *lease) release(ctx context.Context) {
-	_ = l.kv.Delete(ctx, ownerKey, jetstream.LastRevision(l.rev))
 }

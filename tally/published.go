@@ -49,30 +49,39 @@ func SumSnapshots(snaps map[string]schema.Snapshot, poll schema.Poll) []int64 {
 	return out
 }
 
-// staleShards finds, per shard index, the polls whose published snapshot
+// stalePolls finds the polls whose published snapshot of shard index idx
 // is not what the store holds: a snapshot lost in a crash, or published
-// from a state the crash cut short. Their runners load them at once and
-// republish, so viewers see the true totals without waiting for a vote.
-func (w *Worker) staleShards(ctx context.Context) (map[int][]string, error) {
-	stale := map[int][]string{}
+// from a state the crash cut short. The runner loads them at once and
+// republishes, so viewers see the true totals without waiting for a vote.
+// A poll it cannot read is left to the events that come.
+func (w *Worker) stalePolls(ctx context.Context, idx int) []string {
+	stream, err := w.opts.JS.Stream(ctx, schema.TallyStream)
+	if err != nil {
+		return nil
+	}
+	var stale []string
 	for _, p := range w.opts.Polls.List() {
-		if p.State == schema.Draft {
+		if p.State == schema.Draft || idx >= p.Shards {
 			continue
-		}
-		snaps, err := LastSnapshots(ctx, w.opts.JS, p)
-		if err != nil {
-			return stale, err
 		}
 		hs, err := w.opts.Store.Headers(ctx, p.ID)
 		if err != nil {
-			return stale, fmt.Errorf("read stored headers of %s: %w", p.ID, err)
+			w.log.Warn("tally: compare published totals with the store; they are repaired as events come", "poll", p.ID, "err", err)
+			return stale
 		}
-		for _, h := range hs {
-			s, ok := snaps[schema.SnapshotSubject(p.ID, h.Shard)]
-			if !ok || s.Seq != h.LastSeq || s.Closed != h.Closed || !slices.Equal(s.Counts, h.Counts) {
-				stale[h.Shard] = append(stale[h.Shard], p.ID)
-			}
+		i := slices.IndexFunc(hs, func(h ShardHeader) bool { return h.Shard == idx })
+		if i < 0 {
+			continue
+		}
+		h := hs[i]
+		var s schema.Snapshot
+		m, err := stream.GetLastMsgForSubject(ctx, schema.SnapshotSubject(p.ID, idx))
+		if err == nil {
+			s, _ = schema.DecodeSnapshot(m.Data)
+		}
+		if s.Seq != h.LastSeq || s.Closed != h.Closed || !slices.Equal(s.Counts, h.Counts) {
+			stale = append(stale, p.ID)
 		}
 	}
-	return stale, nil
+	return stale
 }

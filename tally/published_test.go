@@ -2,10 +2,9 @@ package tally_test
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -168,40 +167,111 @@ func (r *rig) foldBySeq(t *testing.T) func(shard int, seq uint64) []int64 {
 	}
 }
 
-// TestSecondTallyRefusesToStart: a second process on the same NATS must
-// not take the shards: it refuses, naming the owner, and the first goes
-// on counting exactly.
-func TestSecondTallyRefusesToStart(t *testing.T) {
-	r := newRig(t)
-	stop := r.run(t, r.store)
-	defer stop()
-	r.publish(t, 0, 100)
-	other, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
+// startWorker runs a tally node with its own store and node id, and its
+// stored-totals answers, until the returned stop.
+func (r *rig) startWorker(t *testing.T, st tally.Store, node string) (stop func()) {
+	t.Helper()
+	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: st, Polls: staticPolls{r.poll.ID: r.poll}, MinShards: r.poll.Shards, MaxBatch: 50, NodeID: node})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
-	w2, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: other, Polls: staticPolls{r.poll.ID: r.poll}, MinShards: 2, NodeID: "second-node"})
+	sub, err := w.ServeStored(r.nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- w2.Run(ctx) }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, tally.ErrShardsHeld) || !strings.Contains(err.Error(), "node test-node") {
-			t.Fatalf("second tally: %v, want ErrShardsHeld naming node test-node", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := w.Run(ctx); err != nil {
+			t.Error(err)
 		}
-	case <-ctx.Done():
-		t.Fatal("the second tally started folding instead of refusing")
-	}
-	r.publish(t, 100, 100)
-	want, _ := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
-	r.waitStored(t, want.Counts)
-	r.waitPublished(t)
-	if got, _ := tally.StoredTotals(context.Background(), other, r.poll.ID); len(got.Counts) != 0 {
-		t.Fatalf("the refused tally stored %v", got.Counts)
-	}
+	}()
+	return func() { cancel(); <-done; _ = sub.Unsubscribe() }
 }
+
+// waitGathered waits until the stored totals gathered from every tally
+// node's own shards equal a recount of the log.
+func (r *rig) waitGathered(t *testing.T) {
+	t.Helper()
+	want, err := tally.RecountFromLog(context.Background(), r.js, r.poll, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await.For(t, 30*time.Second, func() string {
+		got, err := tally.AskStored(context.Background(), r.nc, r.poll)
+		if err != nil {
+			return err.Error()
+		}
+		if !slices.Equal(got.Counts, want.Counts) {
+			return fmt.Sprintf("gathered stored totals %v, log says %v", got.Counts, want.Counts)
+		}
+		return ""
+	})
+	r.waitPublished(t)
+}
+
+// TestTalliesShareAndMoveShards: two tally nodes with a store each split
+// the shard indices; when one leaves its indices move to the other, which
+// rebuilds them from the log; when it comes back they move back. Through
+// all of it the gathered stored totals and the published totals equal a
+// recount, and no index is folded by two nodes into one total.
+func TestTalliesShareAndMoveShards(t *testing.T) {
+	r := newRig(t)
+	r.poll.Shards = 8
+	r.poll.VotesPerUser = 100 // every event counts, so a missed one shows
+	storeB, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer storeB.Close()
+	stopA := r.startWorker(t, r.store, "node-a")
+	defer func() { stopA() }()
+	stopB := r.startWorker(t, storeB, "node-b")
+	r.publish(t, 0, 300)
+	r.waitGathered(t)
+	r.waitOwners(t, "node-a", "node-b")
+	stopB() // a graceful leave: its shards move to node-a
+	r.waitOwners(t, "node-a")
+	r.publish(t, 300, 200)
+	r.waitGathered(t)
+	// Back: node-b's store is behind on its shards by what node-a folded
+	// meanwhile, and must catch up from its own checkpoint.
+	stopB = r.startWorker(t, storeB, "node-b")
+	defer func() { stopB() }()
+	r.waitOwners(t, "node-a", "node-b")
+	r.publish(t, 500, 200)
+	r.waitGathered(t)
+}
+
+// waitOwners waits until every shard index has an owner and the owners
+// are exactly the given nodes.
+func (r *rig) waitOwners(t *testing.T, nodes ...string) {
+	t.Helper()
+	kv, err := r.js.KeyValue(context.Background(), schema.OwnersBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	await.For(t, 20*time.Second, func() string {
+		owners := map[string]int{}
+		for idx := range r.poll.Shards {
+			e, err := kv.Get(context.Background(), fmt.Sprintf("shard.%d", idx))
+			if err != nil {
+				return fmt.Sprintf("shard %d has no owner: %v", idx, err)
+			}
+			var h tally.Holder
+			_ = json.Unmarshal(e.Value(), &h)
+			owners[h.Node]++
+		}
+		for _, n := range nodes {
+			if owners[n] == 0 {
+				return fmt.Sprintf("shards per node %v, want each of %v to own some", owners, nodes)
+			}
+		}
+		if len(owners) != len(nodes) {
+			return fmt.Sprintf("shards per node %v, want only %v", owners, nodes)
+		}
+		return ""
+	})
+}
+

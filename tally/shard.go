@@ -39,7 +39,9 @@ type shardRunner struct {
 	// one folded, and unflushed how many were folded since the last
 	// checkpoint: together the runner's lag.
 	pending, unflushed atomic.Int64
-	failing            bool // the store is refusing flushes; logged once per outage
+	// settled is !unsettled(), for other goroutines (Worker.Owns).
+	settled atomic.Bool
+	failing bool // the store is refusing flushes; logged once per outage
 }
 
 // flushResult is a finished background flush: the position it covers.
@@ -85,6 +87,7 @@ func (r *shardRunner) run(ctx context.Context) {
 		}
 	}
 	r.publishSnapshots()
+	r.settled.Store(!r.unsettled())
 	var (
 		done     = make(chan flushResult, 1)
 		flushing bool
@@ -133,6 +136,7 @@ func (r *shardRunner) run(ctx context.Context) {
 			if r.foldBatch(ctx, batch) {
 				r.publishSnapshots()
 			}
+			r.settled.Store(!r.unsettled())
 		case res := <-done:
 			flushing = false
 			if !r.settle(res, log) {

@@ -133,7 +133,7 @@ func (r *rig) run(t *testing.T, st tally.Store) (stop func()) {
 func (r *rig) waitStored(t *testing.T, want []int64) {
 	t.Helper()
 	await.For(t, 20*time.Second, func() string {
-		got, err := tally.StoredTotals(context.Background(), r.store, r.poll.ID)
+		got, err := tally.StoredTotals(context.Background(), r.store, r.poll.ID, nil)
 		if err != nil {
 			return fmt.Sprintf("reading stored totals: %v", err)
 		}

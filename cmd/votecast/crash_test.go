@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/votecast/votecast/internal/await"
 	"github.com/votecast/votecast/schema"
+	"github.com/votecast/votecast/tally"
 )
 
 // TestKillDashNineMidStream: on a change-allowed poll every user votes A,
@@ -75,40 +79,83 @@ func TestKillDashNineMidStream(t *testing.T) {
 	s.recountAgrees(poll.ID, []int64{0, 0, users})
 }
 
-// TestSecondServeOnTheSameNATSRefuses: a second serve pointed at a running
-// one's NATS must refuse to start, naming the holder, and must not touch
-// the first one's counting.
-func TestSecondServeOnTheSameNATSRefuses(t *testing.T) {
+// TestSecondServeSharesTheShards: a second serve pointed at a running
+// one's NATS joins it: the shard indices split between their tallies
+// (each with its own embedded store), votes through either edge count
+// once, and when the second is killed with SIGKILL its indices move back
+// to the first, which rebuilds them from the log.
+func TestSecondServeSharesTheShards(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := startProcess(t, dir)
-	poll := s.openPoll(2)
-	for u := range 20 {
-		s.dial(poll.ID, fmt.Sprintf("first-%d", u)).mustVote("k", u%2, 1, schema.StatusAccepted)
+	a, _ := startProcess(t, dir, "--shards", "16")
+	poll := a.openPoll(2)
+	dirB := t.TempDir()
+	b, pb := startProcess(t, dirB, "--shards", "16", "--nats", a.natsURL, "--nats-nkey", filepath.Join(dir, "nats.nkey"))
+	b.natsURL = a.natsURL
+	owners := a.tallyOwners(t)
+	await.For(t, 30*time.Second, func() string {
+		got := owners()
+		if len(got) != 2 {
+			return fmt.Sprintf("shard indices per tally node %v, want two nodes", got)
+		}
+		return ""
+	})
+	for u := range 40 {
+		edge := a
+		if u%2 == 1 {
+			edge = b
+		}
+		edge.dial(poll.ID, fmt.Sprintf("shared-%d", u)).mustVote("k", u%2, 1, schema.StatusAccepted)
 	}
-	node, err := nodeID(dir)
+	a.recountAgrees(poll.ID, []int64{20, 20})
+	pb.kill(t)
+	await.For(t, 40*time.Second, func() string {
+		got := owners()
+		if len(got) != 1 {
+			return fmt.Sprintf("shard indices per tally node %v, want the survivor alone", got)
+		}
+		return ""
+	})
+	for u := range 10 {
+		a.dial(poll.ID, fmt.Sprintf("after-%d", u)).mustVote("k", 0, 1, schema.StatusAccepted)
+	}
+	a.recountAgrees(poll.ID, []int64{30, 20})
+}
+
+// tallyOwners returns a reader of the owners bucket: shard indices held
+// per tally node.
+func (s *server) tallyOwners(t *testing.T) func() map[string]int {
+	t.Helper()
+	log, _ := newLogger("error")
+	link, err := natsConfig{url: s.natsURL, dir: s.dir}.dial("test", log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _ := runProcess(t, "serve", "--data", t.TempDir(), "--http", freePort(t),
-		"--nats", s.natsURL, "--nats-nkey", dir+"/nats.nkey", "--admin-token", testToken, "--log-level", "warn")
-	select {
-	case <-second.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the second serve is still running: it should have refused to start")
+	t.Cleanup(func() { link.close(context.Background()) })
+	kv, err := link.js.KeyValue(context.Background(), schema.OwnersBucket)
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := strings.Join(second.stderr, "\n")
-	if second.err == nil || !strings.Contains(out, "the tally shards are owned by another process") || !strings.Contains(out, "node "+node) {
-		t.Fatalf("second serve: %v, output:\n%s\nwant a refusal naming node %s", second.err, out, node)
+	return func() map[string]int {
+		out := map[string]int{}
+		keys, _ := kv.Keys(context.Background())
+		for _, k := range keys {
+			if !strings.HasPrefix(k, "shard.") {
+				continue
+			}
+			if e, err := kv.Get(context.Background(), k); err == nil {
+				var h tally.Holder
+				if json.Unmarshal(e.Value(), &h) == nil {
+					out[h.Node]++
+				}
+			}
+		}
+		return out
 	}
-	for u := range 20 {
-		s.dial(poll.ID, fmt.Sprintf("later-%d", u)).mustVote("k", u%2, 1, schema.StatusAccepted)
-	}
-	s.recountAgrees(poll.ID, []int64{20, 20})
 }
 
-// TestPausedServeRecovers: serve stopped (SIGSTOP) past its tally lease
-// and woken up stops folding, takes the lease again and starts over from
-// the store, so nothing is lost or doubled.
+// TestPausedServeRecovers: serve stopped (SIGSTOP) past its shard leases
+// and woken up stops folding them, takes them again and starts over from
+// its checkpoints, so nothing is lost or doubled.
 func TestPausedServeRecovers(t *testing.T) {
 	dir := t.TempDir()
 	s, p := startProcess(t, dir)

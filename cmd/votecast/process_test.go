@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,10 +76,18 @@ type process struct {
 // serves. It returns a server whose helpers talk to the process.
 func startProcess(t *testing.T, dir string, extra ...string) (*server, *process) {
 	t.Helper()
-	httpAddr, natsAddr := freePort(t), freePort(t)
-	args := append([]string{"serve", "--data", dir, "--http", httpAddr, "--nats-listen", natsAddr,
+	httpAddr, natsURL := freePort(t), ""
+	args := []string{"serve", "--data", dir, "--http", httpAddr,
 		"--admin-token", testToken, "--viewer-secret", testSecret, "--shards", "4",
-		"--totals-interval", "20ms", "--close-grace", "200ms", "--log-level", "warn"}, extra...)
+		"--totals-interval", "20ms", "--close-grace", "200ms", "--log-level", "warn"}
+	if i := slices.Index(extra, "--nats"); i >= 0 && i+1 < len(extra) {
+		natsURL = extra[i+1] // joins another node's NATS
+	} else {
+		natsAddr := freePort(t)
+		natsURL = "nats://" + natsAddr
+		args = append(args, "--nats-listen", natsAddr)
+	}
+	args = append(args, extra...)
 	p, lines := runProcess(t, args...)
 	select {
 	case <-lines:
@@ -87,7 +96,7 @@ func startProcess(t *testing.T, dir string, extra ...string) (*server, *process)
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve not ready after 60s")
 	}
-	return &server{t: t, dir: dir, addr: httpAddr, natsURL: "nats://" + natsAddr, done: make(chan error, 1)}, p
+	return &server{t: t, dir: dir, addr: httpAddr, natsURL: natsURL, done: make(chan error, 1)}, p
 }
 
 // runProcess starts the binary; the channel receives the "is running"

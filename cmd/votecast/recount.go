@@ -144,15 +144,17 @@ func storedTotals(ctx context.Context, c recountConfig, link *natsLink, poll sch
 			return out, err
 		}
 		defer st.Close()
-		out, err = tally.StoredTotals(ctx, st, poll.ID)
+		out, err = tally.StoredTotals(ctx, st, poll.ID, nil)
 		return pad(out, len(poll.Options)), err
 	}
 	// The tally folds behind the log: give it --wait to reach what the
 	// log says before calling a difference a mismatch.
 	deadline := time.Now().Add(c.wait)
 	for {
+		// A shard moving between tally nodes answers late: retry until
+		// the deadline.
 		out, err := askStored(ctx, link, poll)
-		if err != nil || want == nil || slices.Equal(out.Counts, want) || time.Now().After(deadline) {
+		if err == nil && (want == nil || slices.Equal(out.Counts, want)) || time.Now().After(deadline) {
 			return out, err
 		}
 		select {
@@ -163,20 +165,11 @@ func storedTotals(ctx context.Context, c recountConfig, link *natsLink, poll sch
 	}
 }
 
-// askStored asks a running tally for a poll's stored totals.
+// askStored gathers a poll's stored totals from the tally nodes that own
+// its shards.
 func askStored(ctx context.Context, link *natsLink, poll schema.Poll) (schema.StoredTotals, error) {
-	var out schema.StoredTotals
-	msg, err := link.nc.RequestWithContext(ctx, schema.StoredSubject(poll.ID), nil)
-	if err != nil {
-		return out, fmt.Errorf("ask the tally for stored totals: %w", err)
-	}
-	if err := json.Unmarshal(msg.Data, &out); err != nil {
-		return out, fmt.Errorf("stored totals: %w", err)
-	}
-	if out.Error != "" {
-		return out, fmt.Errorf("stored totals: %s", out.Error)
-	}
-	return pad(out, len(poll.Options)), nil
+	out, err := tally.AskStored(ctx, link.nc, poll)
+	return pad(out, len(poll.Options)), err
 }
 
 func pad(s schema.StoredTotals, n int) schema.StoredTotals {

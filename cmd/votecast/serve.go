@@ -157,8 +157,8 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return err
 	}
-	// Before anything is served: a second tally on the same NATS would
-	// split and double the counts, so this one refuses to start.
+	// Before anything is served: join the tally group, so the other tally
+	// nodes make room for this one.
 	if err := worker.Acquire(ctx); err != nil {
 		return err
 	}
@@ -200,12 +200,12 @@ func serve(ctx context.Context, c serveConfig) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", pages)
 
-	storedSub, err := tally.ServeStored(link.nc, st, log)
+	storedSub, err := worker.ServeStored(link.nc)
 	if err != nil {
 		return err
 	}
 	defer storedSub.Unsubscribe()
-	ballotSub, err := tally.ServeBallots(link.nc, st, log)
+	ballotSub, err := worker.ServeBallots(link.nc)
 	if err != nil {
 		return err
 	}
