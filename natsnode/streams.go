@@ -2,9 +2,11 @@ package natsnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/votecast/votecast/schema"
@@ -12,7 +14,12 @@ import (
 
 // StreamOptions configures the streams Ensure declares.
 type StreamOptions struct {
-	// Replicas for every stream and the bucket; zero value: 1 (one server).
+	// Replicas for every stream and bucket, 1 to 5; zero value: 1 (one
+	// server). More than 1 needs a JetStream cluster of at least as many
+	// servers. An existing stream with another count is scaled to it:
+	// nats-server adds or removes peers of a clustered stream in place
+	// (the new ones catch up from the leader); a single server refuses
+	// any count above 1.
 	Replicas int
 	// DuplicateWindow is how long JetStream remembers Nats-Msg-Ids;
 	// zero value: 2 minutes.
@@ -25,57 +32,136 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (je
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
 	}
+	if opts.Replicas < 1 || opts.Replicas > 5 {
+		return nil, fmt.Errorf("ensure streams: %d replicas: JetStream keeps 1 to 5", opts.Replicas)
+	}
 	if opts.DuplicateWindow == 0 {
 		opts.DuplicateWindow = 2 * time.Minute
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        schema.VotesStream,
-		Description: "votecast: every vote and close marker, the audit log",
-		Subjects:    []string{schema.VotesSubject},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  opts.DuplicateWindow,
-		Replicas:    opts.Replicas,
-		MaxMsgSize:  1024,
+	err := retryUnavailable(ctx, func() error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        schema.VotesStream,
+			Description: "votecast: every vote and close marker, the audit log",
+			Subjects:    []string{schema.VotesSubject},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  opts.DuplicateWindow,
+			Replicas:    opts.Replicas,
+			MaxMsgSize:  1024,
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensure stream %s: %w", schema.VotesStream, err)
+		return nil, fmt.Errorf("ensure stream %s: %w", schema.VotesStream, replicasHint(err, opts.Replicas))
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              schema.TallyStream,
-		Description:       "votecast: newest counts snapshot of each poll shard",
-		Subjects:          []string{schema.TallySubject},
-		Storage:           jetstream.FileStorage,
-		MaxMsgsPerSubject: 1,
-		Replicas:          opts.Replicas,
-		MaxMsgSize:        schema.MaxSnapshotBytes,
+	err = retryUnavailable(ctx, func() error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:              schema.TallyStream,
+			Description:       "votecast: newest counts snapshot of each poll shard",
+			Subjects:          []string{schema.TallySubject},
+			Storage:           jetstream.FileStorage,
+			MaxMsgsPerSubject: 1,
+			Replicas:          opts.Replicas,
+			MaxMsgSize:        schema.MaxSnapshotBytes,
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensure stream %s: %w", schema.TallyStream, err)
+		return nil, fmt.Errorf("ensure stream %s: %w", schema.TallyStream, replicasHint(err, opts.Replicas))
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      schema.PollsBucket,
-		Description: "votecast: poll definitions",
-		History:     5,
-		Storage:     jetstream.FileStorage,
-		Replicas:    opts.Replicas,
+	var kv jetstream.KeyValue
+	err = retryUnavailable(ctx, func() error {
+		var err error
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      schema.PollsBucket,
+			Description: "votecast: poll definitions",
+			History:     5,
+			Storage:     jetstream.FileStorage,
+			Replicas:    opts.Replicas,
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensure bucket %s: %w", schema.PollsBucket, err)
+		return nil, fmt.Errorf("ensure bucket %s: %w", schema.PollsBucket, replicasHint(err, opts.Replicas))
 	}
 	// Leases are worth nothing after a restart of the server (their
 	// holders renew or retake them), so memory storage: no fsync per
 	// renewal.
-	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      schema.OwnersBucket,
-		Description: "votecast: who owns the tally shards (a lease renewed by its holder)",
-		History:     1,
-		TTL:         schema.OwnerLeaseTTL,
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    opts.Replicas,
+	err = retryUnavailable(ctx, func() error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      schema.OwnersBucket,
+			Description: "votecast: who owns the tally shards (a lease renewed by its holder)",
+			History:     1,
+			TTL:         schema.OwnerLeaseTTL,
+			Storage:     jetstream.MemoryStorage,
+			Replicas:    opts.Replicas,
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensure bucket %s: %w", schema.OwnersBucket, err)
+		return nil, fmt.Errorf("ensure bucket %s: %w", schema.OwnersBucket, replicasHint(err, opts.Replicas))
 	}
 	return kv, nil
+}
+
+// ensureWait bounds how long Ensure retries what a cluster answers while
+// it forms or elects: the first API calls after a meta leader is elected
+// can go unanswered, and placement can find peers "offline" that the new
+// leader has not heard from yet.
+const ensureWait = 30 * time.Second
+
+// retryUnavailable runs op again while it fails the way a forming or
+// electing cluster does, for at most ensureWait. Every op of Ensure is a
+// create-or-update with a fixed config, so running one twice is harmless.
+func retryUnavailable(ctx context.Context, op func() error) error {
+	deadline := time.Now().Add(ensureWait)
+	for {
+		err := op()
+		if err == nil || !transient(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func transient(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode == errClusterNotAvailable || api.ErrorCode == errNoPeers
+	}
+	// An API call nobody answered in time (jetstream's own timeout, not
+	// the caller's: retryUnavailable stops when ctx ends).
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
+
+// JetStream API error codes of a replica count the servers cannot hold
+// (nats-server's JSStreamReplicasNotSupportedErr, JSClusterNoPeersErrF,
+// JSInsufficientResourcesErr).
+const (
+	errReplicasNotSupported jetstream.ErrorCode = 10074
+	errNoPeers              jetstream.ErrorCode = 10005
+	errInsufficient         jetstream.ErrorCode = 10023
+	errClusterNotAvailable  jetstream.ErrorCode = 10008 // JSClusterNotAvailErr
+)
+
+// replicasHint says what to do about a replica count the servers cannot
+// hold, keeping the server's own error in the chain.
+func replicasHint(err error, replicas int) error {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return err
+	}
+	switch api.ErrorCode {
+	case errReplicasNotSupported:
+		return fmt.Errorf("%d replicas need a JetStream cluster, and this NATS is a single server: use 1 replica, or a cluster of %d or more nodes: %w", replicas, replicas, err)
+	case errNoPeers, errInsufficient:
+		if replicas > 1 {
+			return fmt.Errorf("%d replicas need %d JetStream servers up with room to spare; fewer are (use fewer replicas, or start the missing nodes): %w", replicas, replicas, err)
+		}
+	}
+	return err
 }

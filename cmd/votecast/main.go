@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string) error {
 		ShortHelp:  "live voting for broadcasts",
 		FlagSet:    flag.NewFlagSet("votecast", flag.ContinueOnError),
 		Subcommands: []*ffcli.Command{
-			serveCommand(), recountCommand(), migrateCommand(), loadCommand(),
+			serveCommand(), recountCommand(), migrateCommand(), loadCommand(), natsCommand(),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },
 	}

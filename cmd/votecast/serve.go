@@ -49,6 +49,7 @@ type serveConfig struct {
 	voteRate     float64
 	closeGrace   time.Duration
 	dupWindow    time.Duration
+	replicas     int // 0: streamReplicas decides
 	logLevel     string
 	store        storeConfig
 	tokenPrinted bool
@@ -79,6 +80,7 @@ func serveCommand() *ffcli.Command {
 	fs.Float64Var(&c.voteRate, "vote-rate", 5, "frames per second per connection (burst 4x)")
 	fs.DurationVar(&c.closeGrace, "close-grace", time.Second, "wait for in-flight publishes before close markers")
 	fs.DurationVar(&c.dupWindow, "dedup-window", 2*time.Minute, "how long JetStream remembers vote dedup keys")
+	fs.IntVar(&c.replicas, "replicas", 0, "copies of every stream and bucket; 0: 1 on the embedded NATS, 3 with --nats (1 if that server is not in a cluster)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	c.store.flags(fs, true)
 	return &ffcli.Command{
@@ -129,7 +131,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		return err
 	}
 	defer link.close(context.Background())
-	kv, err := natsnode.Ensure(ctx, link.js, natsnode.StreamOptions{DuplicateWindow: c.dupWindow})
+	kv, err := natsnode.Ensure(ctx, link.js, natsnode.StreamOptions{DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log)})
 	if err != nil {
 		return err
 	}
