@@ -1,6 +1,9 @@
 // Package api is the producer's HTTP API and the public poll endpoints:
 // JSON in and out, errors as {"error": "..."}, admin calls behind a bearer
-// token compared in constant time and never logged.
+// token compared in constant time and never logged. It also answers the
+// probes: /livez and /healthz (the process runs) and /readyz (the node can
+// do its roles' work now); Probes serves them alone for a node without the
+// API.
 //
 // A Handler is immutable after New and safe for concurrent use; it starts
 // no goroutines.
@@ -27,6 +30,10 @@ import (
 // MaxBodyBytes bounds a request body.
 const MaxBodyBytes = 16 << 10
 
+// ErrNoBroadcast is the answer for results on a node without the
+// broadcast role (Options.Totals unset).
+var ErrNoBroadcast = errors.New("this node has no broadcast role")
+
 // Catalog is the in-memory poll mirror.
 type Catalog interface {
 	Get(id string) (schema.Poll, bool)
@@ -48,15 +55,21 @@ type Totals interface {
 	Viewers() map[string]int
 }
 
-// Options configures New. Every field but Logger is required.
+// Options configures New. Every field but Totals, TallyLag and Logger is
+// required.
 type Options struct {
 	AdminToken string
 	Catalog    Catalog
 	Producer   Producer
-	Totals     Totals
+	// Totals; zero value: this node has no broadcast role, so it cannot
+	// sum the tally's snapshots: results answer 503 "this node has no
+	// broadcast role" and stats carry no viewer numbers.
+	Totals Totals
 	// AckCounts returns ingest's answers since start, by status.
 	AckCounts func() map[string]int64
-	// TallyLag returns events not yet durably counted.
+	// TallyLag returns events not yet durably counted; zero value: this
+	// node has no tally role, which alone knows, so stats carry no
+	// tally_pending.
 	TallyLag func(ctx context.Context) (uint64, error)
 	// Ready reports whether this node can take and count votes.
 	Ready func(ctx context.Context) error
@@ -77,8 +90,8 @@ func New(opts Options) (*Handler, error) {
 	if len(opts.AdminToken) < 16 {
 		return nil, errors.New("new api: the admin token must be at least 16 characters")
 	}
-	if opts.Catalog == nil || opts.Producer == nil || opts.Totals == nil || opts.AckCounts == nil || opts.TallyLag == nil || opts.Ready == nil {
-		return nil, errors.New("new api: Catalog, Producer, Totals, AckCounts, TallyLag and Ready are required")
+	if opts.Catalog == nil || opts.Producer == nil || opts.AckCounts == nil || opts.Ready == nil {
+		return nil, errors.New("new api: Catalog, Producer, AckCounts and Ready are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -93,8 +106,7 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("POST /api/polls/{id}/close", h.admin(h.change(opts.Producer.Close)))
 	m.HandleFunc("GET /api/polls/{id}/results", h.results)
 	m.HandleFunc("GET /api/stats", h.admin(h.stats))
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	m.HandleFunc("GET /readyz", h.ready)
+	handleProbes(m, opts.Ready)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, http.StatusNotFound, "no such endpoint") })
 	h.mux = m
 	return h, nil
@@ -262,6 +274,10 @@ func (h *Handler) results(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "results are hidden until the poll closes")
 		return
 	}
+	if h.opts.Totals == nil {
+		writeError(w, http.StatusServiceUnavailable, ErrNoBroadcast.Error())
+		return
+	}
 	t, _ := h.opts.Totals.Totals(id)
 	if r.URL.Query().Get("format") == "csv" {
 		writeCSV(w, p, t)
@@ -271,30 +287,60 @@ func (h *Handler) results(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
-	lag, err := h.opts.TallyLag(r.Context())
-	if err != nil {
-		h.log.Warn("stats: tally lag", "err", err)
+	out := map[string]any{"acks": h.opts.AckCounts()}
+	if h.opts.TallyLag != nil {
+		lag, err := h.opts.TallyLag(r.Context())
+		if err != nil {
+			h.log.Warn("stats: tally lag", "err", err)
+		}
+		out["tally_pending"] = lag
 	}
-	perPoll := map[string]map[string]int{}
-	total := 0
-	for id, n := range h.opts.Totals.Viewers() {
-		perPoll[id] = map[string]int{"viewers": n}
-		total += n
+	if h.opts.Totals != nil {
+		perPoll := map[string]map[string]int{}
+		total := 0
+		for id, n := range h.opts.Totals.Viewers() {
+			perPoll[id] = map[string]int{"viewers": n}
+			total += n
+		}
+		out["viewers"], out["polls"] = total, perPoll
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"viewers": total, "acks": h.opts.AckCounts(), "tally_pending": lag, "polls": perPoll,
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Probes serves GET /livez, /healthz and /readyz alone, for a node that
+// serves no API (tally only); ready says why the node cannot do its
+// roles' work now, or nil. Any other path is not its business: mount it on
+// those three.
+func Probes(ready func(ctx context.Context) error) http.Handler {
+	m := http.NewServeMux()
+	handleProbes(m, ready)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		m.ServeHTTP(w, r)
 	})
 }
 
-func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
-	// A probe must answer quickly even when the store hangs.
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := h.opts.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
-		return
+// handleProbes routes the probes. Alive is only "the process answers": a
+// liveness probe that checked NATS or the store would have an orchestrator
+// restart a node for an outage a restart cannot fix; readiness says that.
+// /healthz is the older name of /livez.
+func handleProbes(m *http.ServeMux, ready func(ctx context.Context) error) {
+	alive := func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	m.HandleFunc("GET /livez", alive)
+	m.HandleFunc("GET /healthz", alive)
+	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		// A probe must answer quickly even when the store hangs.
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
 }
 
 // fail maps domain errors to statuses; anything else is logged once here.

@@ -3,6 +3,9 @@
 // votes.<poll>.<shard> with its dedup key and answers only once JetStream's
 // PubAck says the vote is durable. The same connection carries live totals
 // from a Feed (the broadcast hub), which ingest knows only as an interface.
+// A node without the broadcast role gives no Feed (acks only); one without
+// the ingest role sets RefuseVotes, and every vote there is answered
+// rejected with that reason, never published.
 //
 // Admission: a node caps its connections (in all and per IP), each
 // connection's vote rate, and its publishes in flight. Past a cap a viewer

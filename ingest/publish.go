@@ -17,6 +17,10 @@ const inFlight = "inflight"
 // publishes it. It never blocks on the log: past the in-flight cap the
 // viewer is told to retry.
 func (v *viewer) vote(f schema.VoteFrame) {
+	if reason := v.s.opts.RefuseVotes; reason != "" {
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: reason})
+		return
+	}
 	poll, ok := v.s.opts.Polls.Get(v.poll)
 	if !ok {
 		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: "poll not found"})

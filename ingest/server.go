@@ -33,12 +33,22 @@ type PollView interface {
 	WaitFor(ctx context.Context, id string, cond func(schema.Poll) bool) (schema.Poll, error)
 }
 
-// Options configures a Server. JS, Polls, Feed and Identity are required.
+// Options configures a Server. Polls and Identity are required, and JS
+// unless RefuseVotes is set.
 type Options struct {
-	JS       jetstream.JetStream
-	Polls    PollView
+	JS    jetstream.JetStream
+	Polls PollView
+	// Feed gives viewers their poll's totals; zero value: no results
+	// frames, only acks (a node without the broadcast role has no totals
+	// to send).
 	Feed     Feed
 	Identity *identity.Verifier
+	// RefuseVotes, when set, is the reason every vote frame is answered
+	// rejected with, and nothing is published: a node without the ingest
+	// role still serves viewers their totals, and a viewer who votes there
+	// is told why the vote went nowhere instead of waiting for an answer.
+	// Zero value: votes are taken.
+	RefuseVotes string
 	// Ballots answers, for a closed poll, whether a resent vote was
 	// counted; zero value: every frame for a closed poll is answered
 	// rejected, even the resend of a vote that counted.
@@ -114,8 +124,8 @@ func (s *Server) AckCounts() map[string]int64 {
 
 // New validates opts and returns a Server.
 func New(opts Options) (*Server, error) {
-	if opts.JS == nil || opts.Polls == nil || opts.Feed == nil || opts.Identity == nil {
-		return nil, errors.New("new ingest server: JS, Polls, Feed and Identity are required")
+	if (opts.JS == nil && opts.RefuseVotes == "") || opts.Polls == nil || opts.Identity == nil {
+		return nil, errors.New("new ingest server: Polls and Identity are required, and JS unless RefuseVotes is set")
 	}
 	if opts.MaxInFlight == 0 {
 		opts.MaxInFlight = 4096

@@ -57,10 +57,12 @@ func newViewer(s *Server, c conn, user, poll string) *viewer {
 }
 
 func (v *viewer) serve(ctx context.Context) {
-	first, unsubscribe := v.s.opts.Feed.Subscribe(v.poll, v)
-	defer unsubscribe()
-	if first != nil {
-		v.Offer(first)
+	if feed := v.s.opts.Feed; feed != nil {
+		first, unsubscribe := feed.Subscribe(v.poll, v)
+		defer unsubscribe()
+		if first != nil {
+			v.Offer(first)
+		}
 	}
 	v.readLoop(ctx)
 	defer v.endWrites()

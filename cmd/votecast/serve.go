@@ -4,37 +4,27 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/peterbourgon/ff/v3/ffcli"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
-	"github.com/votecast/votecast/api"
-	"github.com/votecast/votecast/broadcast"
 	"github.com/votecast/votecast/identity"
-	"github.com/votecast/votecast/ingest"
-	"github.com/votecast/votecast/natsnode"
-	"github.com/votecast/votecast/polls"
+	"github.com/votecast/votecast/node"
 	"github.com/votecast/votecast/tally"
-	"github.com/votecast/votecast/web"
 )
 
 // serveConfig is every setting of serve, filled from flags and env in one
 // place.
 type serveConfig struct {
+	// roles this process runs; zero value (the harness's): all of them.
+	roles        node.Roles
 	httpAddr     string
 	nats         natsConfig
 	adminToken   string
@@ -62,7 +52,20 @@ type serveConfig struct {
 
 func serveCommand() *ffcli.Command {
 	var c serveConfig
+	fs := serveFlags(&c)
+	return &ffcli.Command{
+		Name: "serve", ShortUsage: "votecast serve [--roles ingest,broadcast,tally] [flags]",
+		ShortHelp: "run a node: every role in one process, or some of them on a shared NATS",
+		FlagSet:   fs, Options: envOptions(),
+		Exec: func(ctx context.Context, _ []string) error { return serve(ctx, c) },
+	}
+}
+
+// serveFlags registers serve's flags into c.
+func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.roles = node.AllRoles
+	fs.Var(&c.roles, "roles", "comma-separated roles of this process: ingest (takes votes), broadcast (sends totals), tally (counts) (env VOTECAST_ROLES)")
 	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (env VOTECAST_HTTP)")
 	fs.StringVar(&c.nats.dir, "data", "./data", "data directory for embedded NATS and the store (env VOTECAST_DATA)")
 	c.nats.flags(fs, true)
@@ -83,11 +86,7 @@ func serveCommand() *ffcli.Command {
 	fs.IntVar(&c.replicas, "replicas", 0, "copies of every stream and bucket; 0: 1 on the embedded NATS, 3 with --nats (1 if that server is not in a cluster)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	c.store.flags(fs, true)
-	return &ffcli.Command{
-		Name: "serve", ShortUsage: "votecast serve [flags]", ShortHelp: "run every role in one process",
-		FlagSet: fs, Options: envOptions(),
-		Exec: func(ctx context.Context, _ []string) error { return serve(ctx, c) },
-	}
+	return fs
 }
 
 func serve(ctx context.Context, c serveConfig) error {
@@ -95,6 +94,10 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if c.roles == 0 {
+		c.roles = node.AllRoles
+	}
+	serves := c.roles.Has(node.Ingest) || c.roles.Has(node.Broadcast)
 	if err := os.MkdirAll(c.nats.dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -107,22 +110,15 @@ func serve(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return err
 	}
-	if c.adminToken == "" {
-		c.adminToken, c.tokenPrinted = randomHex(16), true
-	}
-	idOpts := identity.Options{ViewerSecret: []byte(c.viewerSecret), MaxTokenAge: c.viewerTokenMaxAge}
-	if c.viewerSecret == "" {
-		if idOpts.AnonKey, err = loadOrCreateKey(filepath.Join(c.nats.dir, "viewer.key")); err != nil {
+	var ids *identity.Verifier
+	if serves {
+		if c.adminToken == "" {
+			c.adminToken, c.tokenPrinted = randomHex(16), true
+		}
+		if ids, err = viewerIdentity(c); err != nil {
 			return err
 		}
 	}
-	ids, err := identity.New(idOpts)
-	if err != nil {
-		return err
-	}
-	origins := splitList(c.allowOrigins)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	link, err := c.nats.dial("votecast-serve", log,
 		jetstream.WithPublishAsyncMaxPending(c.maxInFlight+64),
@@ -131,158 +127,71 @@ func serve(ctx context.Context, c serveConfig) error {
 		return err
 	}
 	defer link.close(context.Background())
-	kv, err := natsnode.Ensure(ctx, link.js, natsnode.StreamOptions{DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log)})
-	if err != nil {
-		return err
-	}
-	st, err := c.store.open(ctx, c.nats.dir, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	catalog := polls.NewCatalog(kv, log)
-	hub, err := broadcast.New(broadcast.Options{JS: link.js, Polls: catalog, Interval: c.interval, MaxDeliveries: c.maxDeliver, Logger: log, Registerer: reg})
-	if err != nil {
-		return err
-	}
-	catalog.OnChange(hub.PollChanged)
-	if err := catalog.Start(ctx); err != nil {
-		return err
-	}
-	defer catalog.Close()
-	producer, err := polls.NewProducer(kv, link.js, polls.ProducerOptions{Shards: c.shards, CloseGrace: c.closeGrace})
-	if err != nil {
-		return err
-	}
-	worker, err := tally.NewWorker(tally.Options{JS: link.js, NC: link.nc, Store: st, Polls: catalog, Logger: log, Registerer: reg, MinShards: c.shards, NodeID: nodeID})
-	if err != nil {
-		return err
-	}
-	// Before anything is served: join the tally group, so the other tally
-	// nodes make room for this one.
-	if err := worker.Acquire(ctx); err != nil {
-		return err
-	}
-	ing, err := ingest.New(ingest.Options{
-		JS: link.js, Polls: catalog, Feed: hub, Identity: ids, AllowOrigins: origins, Ballots: tally.BallotClient{NC: link.nc},
+	n, err := node.Open(ctx, node.Options{
+		Roles: c.roles, NC: link.nc, JS: link.js, NodeID: nodeID, HTTPAddr: c.httpAddr,
+		AdminToken: c.adminToken, Identity: ids, AllowOrigins: splitList(c.allowOrigins),
+		OpenStore: func(ctx context.Context) (tally.Store, error) { return c.store.open(ctx, c.nats.dir, log) },
+		Shards:    c.shards, TotalsInterval: c.interval, MaxDeliveries: c.maxDeliver,
 		MaxInFlight: c.maxInFlight, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
-		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate), Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
-	apiHandler, err := api.New(api.Options{
-		AdminToken: c.adminToken, Catalog: catalog, Producer: producer, Totals: hub,
-		AckCounts: ing.AckCounts,
-		TallyLag:  func(ctx context.Context) (uint64, error) { return worker.Lag(), nil },
-		Ready: func(ctx context.Context) error {
-			if !link.nc.IsConnected() {
-				return errors.New("nats disconnected")
-			}
-			if err := worker.Ready(); err != nil {
-				return err
-			}
-			return st.Ping(ctx)
-		},
+		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate),
+		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
 		Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	pages, err := web.New(web.Options{PartnerOrigins: origins})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/", apiHandler)
-	mux.Handle("/healthz", apiHandler)
-	mux.Handle("/readyz", apiHandler)
-	mux.Handle("GET /ws", ing)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", pages)
-
-	storedSub, err := worker.ServeStored(link.nc)
-	if err != nil {
-		return err
-	}
-	defer storedSub.Unsubscribe()
-	ballotSub, err := worker.ServeBallots(link.nc)
-	if err != nil {
-		return err
-	}
-	defer ballotSub.Unsubscribe()
-
-	roles, stopRoles := context.WithCancel(context.Background())
-	defer stopRoles()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := worker.Run(roles); err != nil && roles.Err() == nil {
-			log.Error("tally stopped", "err", err)
-		}
-	})
-	wg.Go(func() {
-		if err := hub.Run(roles); err != nil && roles.Err() == nil {
-			log.Error("broadcast stopped", "err", err)
-		}
-	})
-	// A close cut short by a crash is finished here, not left closing
-	// until a producer notices.
-	wg.Go(func() {
-		if err := producer.FinishClosing(roles, catalog.List()); err != nil && roles.Err() == nil {
-			log.Error("finish interrupted close", "err", err)
-		}
-	})
-
-	ln, err := net.Listen("tcp", c.httpAddr)
-	if err != nil {
-		stopRoles()
-		wg.Wait()
-		return fmt.Errorf("listen on %s: %w", c.httpAddr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-		}
-	}()
-	announce(c, ln.Addr().String(), link, ids.Anonymous())
+	announce(c, n.Addr(), link, ids)
 	if c.onReady != nil {
 		natsURL := c.nats.url
 		if link.node != nil {
 			natsURL = link.node.ClientURL()
 		}
-		c.onReady(ln.Addr().String(), natsURL)
+		c.onReady(n.Addr(), natsURL)
 	}
-	log.Info("votecast serving", "http", ln.Addr().String(), "data", c.nats.dir, "js_sync", c.nats.sync)
+	log.Info("votecast serving", "roles", c.roles.String(), "http", n.Addr(), "data", c.nats.dir, "js_sync", c.nats.sync)
 
 	<-ctx.Done()
 	log.Info("shutting down: finishing in-flight votes")
 	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := ing.Close(shutdown); err != nil {
+	if err := n.Close(shutdown); err != nil {
 		log.Error("shutdown", "err", err)
 	}
-	ing.GoingAway()
-	_ = srv.Shutdown(shutdown)
-	ing.Stop()
-	stopRoles() // tally flushes and acks what it folded
-	wg.Wait()
 	log.Info("votecast stopped")
 	return nil
 }
 
+// viewerIdentity is how viewers are told apart: partner-signed tokens, or
+// anonymous cookies signed with a key kept in the data directory.
+func viewerIdentity(c serveConfig) (*identity.Verifier, error) {
+	opts := identity.Options{ViewerSecret: []byte(c.viewerSecret), MaxTokenAge: c.viewerTokenMaxAge}
+	if c.viewerSecret == "" {
+		var err error
+		if opts.AnonKey, err = loadOrCreateKey(filepath.Join(c.nats.dir, "viewer.key")); err != nil {
+			return nil, err
+		}
+	}
+	return identity.New(opts)
+}
+
 // announce prints what a new user needs, once, on stdout.
-func announce(c serveConfig, addr string, link *natsLink, anonymous bool) {
-	fmt.Printf("votecast is running: http://%s/\n", addr)
-	fmt.Printf("  producer dashboard: http://%s/admin\n", addr)
-	if c.tokenPrinted {
-		fmt.Printf("  producer token (generated, set VOTECAST_ADMIN_TOKEN to choose one): %s\n", c.adminToken)
+func announce(c serveConfig, addr string, link *natsLink, ids *identity.Verifier) {
+	if ids == nil { // tally only: nothing for viewers or producers here
+		fmt.Printf("votecast is running (roles: %s): http://%s/metrics, /livez, /readyz\n", c.roles, addr)
+	} else {
+		fmt.Printf("votecast is running: http://%s/\n", addr)
+		if c.roles != node.AllRoles {
+			fmt.Printf("  roles: %s\n", c.roles)
+		}
+		fmt.Printf("  producer dashboard: http://%s/admin\n", addr)
+		if c.tokenPrinted {
+			fmt.Printf("  producer token (generated, set VOTECAST_ADMIN_TOKEN to choose one): %s\n", c.adminToken)
+		}
 	}
 	if link.node != nil && link.node.ClientURL() != "" {
 		fmt.Printf("  embedded NATS: %s (clients sign with the nkey in %s)\n", link.node.ClientURL(), c.nats.localSeed())
 	}
-	if anonymous {
+	if ids != nil && ids.Anonymous() {
 		fmt.Println("  viewers: anonymous (set VOTECAST_VIEWER_SECRET to require partner-signed tokens)")
 	}
 }
