@@ -4,8 +4,9 @@
 // PubAck says the vote is durable. The same connection carries live totals
 // from a Feed (the broadcast hub), which ingest knows only as an interface.
 // A node without the broadcast role gives no Feed (acks only); one without
-// the ingest role sets RefuseVotes, and every vote there is answered
-// rejected with that reason, never published.
+// the ingest role sets RefuseVotes, and every vote there gets an error
+// frame with that reason (never an ack: it stays pending on the client),
+// and is never published.
 //
 // Admission: a node caps its connections (in all and per IP), each
 // connection's vote rate, and its publishes in flight. Past a cap a viewer

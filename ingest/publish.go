@@ -18,7 +18,10 @@ const inFlight = "inflight"
 // viewer is told to retry.
 func (v *viewer) vote(f schema.VoteFrame) {
 	if reason := v.s.opts.RefuseVotes; reason != "" {
-		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: reason})
+		// An error frame, not an ack: the frame may be the resend of a
+		// vote that counted, so it must not be told rejected; the
+		// client keeps it pending and sends it to a node that takes votes.
+		v.send(schema.AppendError(nil, reason))
 		return
 	}
 	poll, ok := v.s.opts.Polls.Get(v.poll)

@@ -44,9 +44,11 @@ type Options struct {
 	Feed     Feed
 	Identity *identity.Verifier
 	// RefuseVotes, when set, is the reason every vote frame is answered
-	// rejected with, and nothing is published: a node without the ingest
-	// role still serves viewers their totals, and a viewer who votes there
-	// is told why the vote went nowhere instead of waiting for an answer.
+	// with, in an error frame, and nothing is published: a node without
+	// the ingest role still serves viewers their totals, and a viewer who
+	// votes there is told why the vote went nowhere instead of waiting. Not
+	// an ack: the frame may be the resend of a vote that counted, so it is
+	// never told rejected, and the client keeps it pending.
 	// Zero value: votes are taken.
 	RefuseVotes string
 	// Ballots answers, for a closed poll, whether a resent vote was

@@ -5,8 +5,8 @@
 //
 // What a node serves depends on its roles. With ingest or broadcast: the
 // producer API, the pages, the viewer WebSocket, /metrics and the probes.
-// Without ingest, a vote frame is answered rejected ("this node takes no
-// votes (broadcast only)") and never published; without broadcast, viewers
+// Without ingest, a vote frame is answered with an error frame ("this node
+// takes no votes (broadcast only)"), never an ack, and never published; without broadcast, viewers
 // get acks and no totals, and the results API answers 503 (the node has no
 // hub to sum the tally's snapshots). A tally-only node serves /metrics,
 // /livez, /healthz and /readyz, and 404 for everything else.
@@ -50,7 +50,7 @@ import (
 )
 
 // NoVotesReason is the reason a node without the ingest role gives for
-// every vote frame, with status rejected.
+// every vote frame, in an error frame.
 const NoVotesReason = "this node takes no votes (broadcast only)"
 
 // Options configures Open. NC and JS are always required; what else is

@@ -30,6 +30,9 @@ type server struct {
 	dir     string
 	addr    string
 	natsURL string
+	// natsUser and natsPassword sign recount in, on a cluster that asks
+	// for them; empty: the data directory's own credentials.
+	natsUser, natsPassword string
 	stop    context.CancelFunc
 	done    chan error
 }
@@ -190,7 +193,8 @@ func (s *server) waitTotals(poll string, want []int64) {
 func (s *server) recountAgrees(poll string, want []int64) {
 	s.t.Helper()
 	var out bytes.Buffer
-	err := recount(context.Background(), recountConfig{nats: natsConfig{url: s.natsURL, dir: s.dir}, poll: poll, wait: 20 * time.Second}, &out)
+	cfg := recountConfig{nats: natsConfig{url: s.natsURL, dir: s.dir, user: s.natsUser, password: s.natsPassword}, poll: poll, wait: 30 * time.Second}
+	err := recount(context.Background(), cfg, &out)
 	if err != nil || !strings.Contains(out.String(), "log, store and published totals agree") {
 		s.t.Fatalf("recount: %v\n%s", err, out.String())
 	}

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -67,7 +68,7 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rc, err := tally.RecountFromLog(ctx, link.js, poll, until)
+	rc, err := recountLog(ctx, link, poll, until, c.wait)
 	if err != nil {
 		return err
 	}
@@ -109,6 +110,24 @@ func publishedTotals(ctx context.Context, link *natsLink, poll schema.Poll, want
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond): // polling a remote stream: nothing to wait on
+		}
+	}
+}
+
+// recountLog replays the log, trying again for up to wait while
+// JetStream cannot answer (a cluster electing a stream leader after a node
+// was lost says "no responders" for a few seconds).
+func recountLog(ctx context.Context, link *natsLink, poll schema.Poll, until time.Time, wait time.Duration) (tally.Recount, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		rc, err := tally.RecountFromLog(ctx, link.js, poll, until)
+		if err == nil || !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+			return rc, err
+		}
+		select {
+		case <-ctx.Done():
+			return rc, err
+		case <-time.After(250 * time.Millisecond): // JetStream's own election: nothing to wait on
 		}
 	}
 }

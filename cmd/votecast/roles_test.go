@@ -152,9 +152,9 @@ func TestRolesSeparateProcesses(t *testing.T) {
 	b.recountAgrees(p.ID, want)
 
 	t.Run("broadcast node refuses votes, clearly", func(t *testing.T) {
-		ack, _ := watcher.voteSeeing("w1", 0)
-		if ack["status"] != schema.StatusRejected || ack["reason"] != node.NoVotesReason {
-			t.Fatalf("vote on the broadcast node: %v, want rejected %q", ack, node.NoVotesReason)
+		watcher.sendRaw(`{"type":"vote","id":"w1","option":0,"count":1}`)
+		if f := watcher.next("error"); f["reason"] != node.NoVotesReason {
+			t.Fatalf("vote on the broadcast node: %v, want an error frame %q", f, node.NoVotesReason)
 		}
 		b.waitTotals(p.ID, want) // and it counted nowhere
 	})

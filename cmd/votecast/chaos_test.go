@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/votecast/votecast/internal/await"
+	"github.com/votecast/votecast/schema"
+	"github.com/votecast/votecast/tally"
+)
+
+// The chaos test runs the cluster as separate processes on loopback: 3
+// NATS nodes, 2 edges (ingest and broadcast), 2 tally nodes. While
+// viewers vote at a steady rate on polls of every kind it kills, pauses,
+// adds and removes nodes, and closes a poll; at the end every poll's
+// totals must be exactly what the viewers were told was accepted, and
+// recount must agree. Bounded: a fixed number of viewers and votes, every
+// wait has a deadline.
+
+// chaosCluster is the running topology.
+type chaosCluster struct {
+	t        *testing.T
+	clients  []string // NATS client addresses
+	routes   []string
+	natsDirs []string
+	nats     []*process
+	natsURLs string
+}
+
+func startChaosNATS(t *testing.T) *chaosCluster {
+	t.Setenv("VOTECAST_NATS_USER", clusterUser)
+	t.Setenv("VOTECAST_NATS_PASSWORD", clusterPassword)
+	c := &chaosCluster{t: t}
+	for range 3 {
+		c.clients, c.routes, c.natsDirs = append(c.clients, freePort(t)), append(c.routes, freePort(t)), append(c.natsDirs, t.TempDir())
+	}
+	c.nats = make([]*process, 3)
+	for i := range 3 {
+		c.startNATS(i)
+	}
+	var urls []string
+	for _, a := range c.clients {
+		urls = append(urls, "nats://"+a)
+	}
+	c.natsURLs = strings.Join(urls, ",")
+	return c
+}
+
+func (c *chaosCluster) startNATS(i int) {
+	c.t.Helper()
+	p, running := runProcess(c.t, "nats", "--name", fmt.Sprintf("n%d", i+1), "--data", c.natsDirs[i],
+		"--listen", c.clients[i], "--cluster", c.routes[i], "--routes", strings.Join(c.routes, ","), "--log-level", "warn")
+	select {
+	case <-running:
+	case <-p.exited:
+		c.t.Fatalf("votecast nats n%d exited at start: %v\n%s", i+1, p.err, strings.Join(p.stderr, "\n"))
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("votecast nats n%d not running after 30s", i+1)
+	}
+	c.nats[i] = p
+}
+
+// startRole runs serve with the given roles on the cluster.
+func (c *chaosCluster) startRole(dir, httpAddr, roles string) (*server, *process) {
+	c.t.Helper()
+	p, running := runProcess(c.t, "serve", "--roles", roles, "--data", dir, "--http", httpAddr, "--nats", c.natsURLs, "--replicas", "3",
+		"--admin-token", testToken, "--viewer-secret", testSecret, "--shards", "8",
+		"--totals-interval", "20ms", "--close-grace", "300ms", "--log-level", "warn")
+	select {
+	case <-running:
+	case <-p.exited:
+		c.t.Fatalf("serve --roles %s exited at start: %v\n%s", roles, p.err, strings.Join(p.stderr, "\n"))
+	case <-time.After(90 * time.Second):
+		c.t.Fatalf("serve --roles %s not ready after 90s", roles)
+	}
+	return &server{t: c.t, dir: dir, addr: httpAddr, natsURL: c.natsURLs, natsUser: clusterUser, natsPassword: clusterPassword, done: make(chan error, 1)}, p
+}
+
+// leader returns the index of the NATS node that leads the VOTES stream.
+func (c *chaosCluster) leader() int {
+	c.t.Helper()
+	nc, err := nats.Connect(c.natsURLs, nats.UserInfo(clusterUser, clusterPassword))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, schema.VotesStream)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil || info.Cluster == nil {
+		c.t.Fatalf("VOTES stream info: %v", err)
+	}
+	for i := range c.nats {
+		if info.Cluster.Leader == fmt.Sprintf("n%d", i+1) {
+			return i
+		}
+	}
+	c.t.Fatalf("VOTES leader %q is none of n1..n3", info.Cluster.Leader)
+	return -1
+}
+
+// chaosVoter is one viewer: it votes its script one frame at a time
+// (the next once the last is answered, as the viewer page does), and when
+// its edge dies it reconnects to another and resends the unanswered frame
+// with the same key.
+type chaosVoter struct {
+	user  string
+	edges []*server
+	v     *viewer
+	poll  string // of v
+	edge  int
+}
+
+type chaosVote struct {
+	poll          string
+	key           string
+	option, count int
+}
+
+// cast returns the final answer to one vote, resending through another
+// edge when the socket dies.
+func (cv *chaosVoter) cast(vote chaosVote) (status, reason string, err error) {
+	for tries := 0; tries < 20; tries++ {
+		if cv.v != nil && cv.poll != vote.poll {
+			cv.v.c.CloseNow()
+			cv.v = nil
+		}
+		if cv.v == nil {
+			cv.poll = vote.poll
+			if cv.v, err = cv.edges[cv.edge].dialQuiet(vote.poll, cv.user); err != nil {
+				cv.edge = (cv.edge + 1) % len(cv.edges)
+				time.Sleep(200 * time.Millisecond) // a reconnecting client's backoff
+				continue
+			}
+		}
+		status, reason, _, err = cv.v.voteFinal(vote.key, vote.option, vote.count, 10)
+		if err == nil && status != schema.StatusRetry {
+			return status, reason, nil
+		}
+		cv.v.c.CloseNow()
+		cv.v = nil
+		if err != nil {
+			cv.edge = (cv.edge + 1) % len(cv.edges) // the edge is gone: another
+		}
+	}
+	return status, reason, fmt.Errorf("no final answer for %s/%s after 20 tries (last: %s %s %v)", vote.poll, vote.key, status, reason, err)
+}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos test runs a whole cluster")
+	}
+	c := startChaosNATS(t)
+	edge1, _ := c.startRole(t.TempDir(), freePort(t), "ingest,broadcast")
+	edge2, edge2p := c.startRole(t.TempDir(), freePort(t), "ingest,broadcast")
+	tallyDirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	tallyAddrs := []string{freePort(t), freePort(t), freePort(t)}
+	_, tally1 := c.startRole(tallyDirs[0], tallyAddrs[0], "tally")
+	_, tally2 := c.startRole(tallyDirs[1], tallyAddrs[1], "tally")
+
+	one := edge1.openPoll(3)
+	budget := edge1.openPoll(3, func(sp *schema.PollSpec) { sp.VotesPerUser = 3 })
+	change := edge1.openPoll(3, func(sp *schema.PollSpec) { sp.AllowChange = true })
+	polls := []schema.Poll{one, budget, change}
+
+	const users = 60
+	const maxRounds = 60 // a bound on each viewer's votes, whatever happens
+	edges := []*server{edge1, edge2}
+	var answered atomic.Int64
+	type result struct {
+		vote           chaosVote
+		status, reason string
+	}
+	results := make([][]result, users)
+	faultsDone := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, users)
+	for u := range users {
+		wg.Go(func() {
+			cv := &chaosVoter{user: fmt.Sprintf("chaos-%d", u), edges: edges, edge: u % 2}
+			defer func() {
+				if cv.v != nil {
+					cv.v.c.CloseNow()
+				}
+			}()
+			after := -1 // the round in which the faults were over
+			for r := range maxRounds {
+				for _, p := range polls {
+					vote := chaosVote{poll: p.ID, key: fmt.Sprintf("r%d", r), option: (u + r) % 3, count: 1}
+					st, reason, err := cv.cast(vote)
+					if err != nil {
+						errs <- err
+						return
+					}
+					results[u] = append(results[u], result{vote, st, reason})
+					answered.Add(1)
+				}
+				select {
+				case <-faultsDone:
+					if after < 0 {
+						after = r
+					}
+				default:
+				}
+				if after >= 0 && r >= after+2 {
+					return // two calm rounds after the faults
+				}
+				time.Sleep(time.Second) // a steady rate: a viewer's pace, not a wait
+			}
+		})
+	}
+	// Each fault waits for votes to have flowed since the last one.
+	next := func(what string) {
+		t.Helper()
+		from := answered.Load()
+		await.Until(t, 2*time.Minute, "150 more votes answered before: "+what, func() bool { return answered.Load() >= from+150 })
+		t.Logf("%s (%d votes answered so far)", what, answered.Load())
+	}
+
+	next("kill -9 tally 1, then start it again")
+	tally1.kill(t)
+	_, tally1 = c.startRole(tallyDirs[0], tallyAddrs[0], "tally")
+
+	next("SIGSTOP tally 2 past its leases, then SIGCONT")
+	_ = tally2.cmd.Process.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	await.Until(t, time.Minute, "a pause past the lease", func() bool { return time.Since(stopped) > schema.OwnerLeaseTTL+2*time.Second })
+	_ = tally2.cmd.Process.Signal(syscall.SIGCONT)
+
+	leader := c.leader()
+	next(fmt.Sprintf("kill -9 NATS n%d, the VOTES leader, then start it again", leader+1))
+	c.nats[leader].kill(t)
+	c.startNATS(leader)
+
+	next("kill -9 edge 2: its viewers go to edge 1 and resend")
+	edge2p.kill(t)
+
+	next("add tally 3, and close the budget poll while it takes its share")
+	_, tally3 := c.startRole(tallyDirs[2], tallyAddrs[2], "tally")
+	if code := edge1.callNoFatal("POST", "/api/polls/"+budget.ID+"/close"); code != 200 {
+		t.Errorf("close the budget poll: status %d", code)
+	}
+
+	next("stop tally 3 gracefully")
+	_ = tally3.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-tally3.exited:
+	case <-time.After(60 * time.Second):
+		t.Error("tally 3 did not stop within 60s of SIGTERM")
+	}
+	close(faultsDone)
+	_ = tally1
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// What the viewers were told decides the totals: the votes they were
+	// told are in the log (accepted, or a resend "already counted"), in
+	// the order each sent them, under each poll's policy.
+	want := map[string][]int64{}
+	statuses := map[string]int{}
+	for _, p := range polls {
+		fold := tally.NewPollShard(p.ID, 0, len(p.Options))
+		for u, rs := range results {
+			for i, r := range rs {
+				if r.vote.poll != p.ID {
+					continue
+				}
+				statuses[r.status+" "+r.reason]++
+				if r.status == schema.StatusAccepted || r.status == schema.StatusDuplicate && r.reason == "already counted" {
+					ev := schema.Event{User: fmt.Sprintf("chaos-%d", u), Option: r.vote.option, Count: r.vote.count, ClientKey: r.vote.key}
+					fold.Apply(&p, uint64(u*1000+i+1), ev)
+				}
+			}
+		}
+		want[p.ID] = fold.Counts
+	}
+	t.Logf("answers: %v", statuses)
+	for _, p := range polls {
+		edge1.recountAgrees(p.ID, want[p.ID])
+		t.Logf("poll %s (%d votes each, change %v): %v, and recount agrees", p.ID, p.VotesPerUser, p.AllowChange, want[p.ID])
+	}
+}
