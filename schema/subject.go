@@ -90,7 +90,7 @@ type StoredTotals struct {
 	// answers for those it owns), ByShard their stored counts.
 	Covered []int           `json:"covered,omitempty"`
 	ByShard map[int][]int64 `json:"by_shard,omitempty"`
-	Error  string  `json:"error,omitempty"`
+	Error   string          `json:"error,omitempty"`
 }
 
 // BallotSubject is where a tally worker answers whether a vote of a

@@ -274,4 +274,3 @@ func (r *rig) waitOwners(t *testing.T, nodes ...string) {
 		return ""
 	})
 }
-

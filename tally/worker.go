@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"slices"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,7 +71,7 @@ type Worker struct {
 	unowned atomic.Int64       // see Unread
 
 	runnersMu sync.Mutex
-	runners   map[int]*shardRunner     // running here, by index: Lag, Owns
+	runners   map[int]*shardRunner    // running here, by index: Lag, Owns
 	stopped   map[int]<-chan struct{} // runners that lost their lease, until they end
 }
 

@@ -33,8 +33,8 @@ type server struct {
 	// natsUser and natsPassword sign recount in, on a cluster that asks
 	// for them; empty: the data directory's own credentials.
 	natsUser, natsPassword string
-	stop    context.CancelFunc
-	done    chan error
+	stop                   context.CancelFunc
+	done                   chan error
 }
 
 func testConfig(dir string) serveConfig {
