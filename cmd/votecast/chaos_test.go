@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,11 +71,12 @@ func (c *chaosCluster) startNATS(i int) {
 }
 
 // startRole runs serve with the given roles on the cluster.
-func (c *chaosCluster) startRole(dir, httpAddr, roles string) (*server, *process) {
+func (c *chaosCluster) startRole(dir, httpAddr, roles string, extra ...string) (*server, *process) {
 	c.t.Helper()
-	p, running := runProcess(c.t, "serve", "--roles", roles, "--data", dir, "--http", httpAddr, "--nats", c.natsURLs, "--replicas", "3",
+	args := append([]string{"serve", "--roles", roles, "--data", dir, "--http", httpAddr, "--nats", c.natsURLs, "--replicas", "3",
 		"--admin-token", testToken, "--viewer-secret", testSecret, "--shards", "8",
-		"--totals-interval", "20ms", "--close-grace", "300ms", "--log-level", "warn")
+		"--totals-interval", "20ms", "--close-grace", "300ms", "--log-level", "warn"}, extra...)
+	p, running := runProcess(c.t, args...)
 	select {
 	case <-running:
 	case <-p.exited:
@@ -160,7 +162,29 @@ func (cv *chaosVoter) cast(vote chaosVote) (status, reason string, err error) {
 	return status, reason, fmt.Errorf("no final answer for %s/%s after 20 tries (last: %s %s %v)", vote.poll, vote.key, status, reason, err)
 }
 
+// TestChaos runs the tally nodes on their embedded stores: a node that
+// takes an index over rebuilds it from the log.
 func TestChaos(t *testing.T) {
+	chaos(t, func(bool) []string { return nil })
+}
+
+// TestChaosWithScylla runs the tally nodes on one shared ScyllaDB store:
+// a node that takes an index over loads what the last owner stored.
+func TestChaosWithScylla(t *testing.T) {
+	addr := cqlServer(t)
+	keyspace := "chaos_" + strings.ToLower(schema.NewPollID())
+	chaos(t, func(first bool) []string {
+		args := []string{"--scylla", addr, "--keyspace", keyspace, "--replication", "SimpleStrategy 1"}
+		if first {
+			args = append(args, "--migrate") // one process applies the schema
+		}
+		return args
+	})
+}
+
+// chaos is the run; tallyArgs gives a tally node its store flags (first:
+// the first tally node to start).
+func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	if testing.Short() {
 		t.Skip("the chaos test runs a whole cluster")
 	}
@@ -169,14 +193,20 @@ func TestChaos(t *testing.T) {
 	edge2, edge2p := c.startRole(t.TempDir(), freePort(t), "ingest,broadcast")
 	tallyDirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	tallyAddrs := []string{freePort(t), freePort(t), freePort(t)}
-	_, tally1 := c.startRole(tallyDirs[0], tallyAddrs[0], "tally")
-	_, tally2 := c.startRole(tallyDirs[1], tallyAddrs[1], "tally")
+	_, tally1 := c.startRole(tallyDirs[0], tallyAddrs[0], "tally", tallyArgs(true)...)
+	_, tally2 := c.startRole(tallyDirs[1], tallyAddrs[1], "tally", tallyArgs(false)...)
 
 	one := edge1.openPoll(3)
 	budget := edge1.openPoll(3, func(sp *schema.PollSpec) { sp.VotesPerUser = 3 })
 	change := edge1.openPoll(3, func(sp *schema.PollSpec) { sp.AllowChange = true })
 	polls := []schema.Poll{one, budget, change}
 
+	// Viewers who only watch, on the edge that stays up: at the end each
+	// must be shown the true totals.
+	watchers := map[string]*watcher{}
+	for _, p := range polls {
+		watchers[p.ID] = watch(edge1.dial(p.ID, "watcher-"+p.ID))
+	}
 	const users = 60
 	const maxRounds = 60 // a bound on each viewer's votes, whatever happens
 	edges := []*server{edge1, edge2}
@@ -233,7 +263,7 @@ func TestChaos(t *testing.T) {
 
 	next("kill -9 tally 1, then start it again")
 	tally1.kill(t)
-	_, tally1 = c.startRole(tallyDirs[0], tallyAddrs[0], "tally")
+	_, tally1 = c.startRole(tallyDirs[0], tallyAddrs[0], "tally", tallyArgs(false)...)
 
 	next("SIGSTOP tally 2 past its leases, then SIGCONT")
 	_ = tally2.cmd.Process.Signal(syscall.SIGSTOP)
@@ -250,7 +280,7 @@ func TestChaos(t *testing.T) {
 	edge2p.kill(t)
 
 	next("add tally 3, and close the budget poll while it takes its share")
-	_, tally3 := c.startRole(tallyDirs[2], tallyAddrs[2], "tally")
+	_, tally3 := c.startRole(tallyDirs[2], tallyAddrs[2], "tally", tallyArgs(false)...)
 	if code := edge1.callNoFatal("POST", "/api/polls/"+budget.ID+"/close"); code != 200 {
 		t.Errorf("close the budget poll: status %d", code)
 	}
@@ -297,6 +327,51 @@ func TestChaos(t *testing.T) {
 	t.Logf("answers: %v", statuses)
 	for _, p := range polls {
 		edge1.recountAgrees(p.ID, want[p.ID])
+		w := watchers[p.ID]
+		await.For(t, 20*time.Second, func() string {
+			if got, alive := w.latest(); !alive || !slices.Equal(got, want[p.ID]) {
+				return fmt.Sprintf("a watcher of %s is shown %v (connected: %v), want %v", p.ID, got, alive, want[p.ID])
+			}
+			return ""
+		})
 		t.Logf("poll %s (%d votes each, change %v): %v, and recount agrees", p.ID, p.VotesPerUser, p.AllowChange, want[p.ID])
 	}
+}
+
+// watcher keeps the newest totals a connected viewer was shown, reading
+// every frame so the socket never backs up.
+type watcher struct {
+	mu     sync.Mutex
+	counts []int64
+	alive  bool
+}
+
+func watch(v *viewer) *watcher {
+	w := &watcher{alive: true}
+	go func() {
+		for f := range v.frames {
+			if f["type"] != "results" {
+				continue
+			}
+			raw, _ := f["counts"].([]any)
+			counts := make([]int64, 0, len(raw))
+			for _, c := range raw {
+				n, _ := c.(float64)
+				counts = append(counts, int64(n))
+			}
+			w.mu.Lock()
+			w.counts = counts
+			w.mu.Unlock()
+		}
+		w.mu.Lock()
+		w.alive = false
+		w.mu.Unlock()
+	}()
+	return w
+}
+
+func (w *watcher) latest() ([]int64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts, w.alive
 }
