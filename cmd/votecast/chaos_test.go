@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,31 +256,51 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 			}
 		})
 	}
-	// Each fault waits for votes to have flowed since the last one.
+	// Each fault waits for votes to have flowed since the last one. With
+	// VOTECAST_CHAOS_SEED set (scripts/chaos) the first four come in a
+	// random order after a random number of votes; without, as listed.
+	seed, _ := strconv.ParseInt(os.Getenv("VOTECAST_CHAOS_SEED"), 10, 64)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	next := func(what string) {
 		t.Helper()
-		from := answered.Load()
-		await.Until(t, 2*time.Minute, "150 more votes answered before: "+what, func() bool { return answered.Load() >= from+150 })
+		from, gap := answered.Load(), int64(150)
+		if seed != 0 {
+			gap = 50 + rng.Int64N(250)
+		}
+		await.Until(t, 2*time.Minute, "more votes answered before: "+what, func() bool { return answered.Load() >= from+gap })
 		t.Logf("%s (%d votes answered so far)", what, answered.Load())
 	}
-
-	next("kill -9 tally 1, then start it again")
-	tally1.kill(t)
-	_, tally1 = c.startRole(tallyDirs[0], tallyAddrs[0], "tally", tallyArgs(false)...)
-
-	next("SIGSTOP tally 2 past its leases, then SIGCONT")
-	_ = tally2.cmd.Process.Signal(syscall.SIGSTOP)
-	stopped := time.Now()
-	await.Until(t, time.Minute, "a pause past the lease", func() bool { return time.Since(stopped) > schema.OwnerLeaseTTL+2*time.Second })
-	_ = tally2.cmd.Process.Signal(syscall.SIGCONT)
-
-	leader := c.leader()
-	next(fmt.Sprintf("kill -9 NATS n%d, the VOTES leader, then start it again", leader+1))
-	c.nats[leader].kill(t)
-	c.startNATS(leader)
-
-	next("kill -9 edge 2: its viewers go to edge 1 and resend")
-	edge2p.kill(t)
+	faults := []func(){
+		func() {
+			next("kill -9 tally 1, then start it again")
+			tally1.kill(t)
+			c.startRole(tallyDirs[0], tallyAddrs[0], "tally", tallyArgs(false)...)
+		},
+		func() {
+			next("SIGSTOP tally 2 past its leases, then SIGCONT")
+			_ = tally2.cmd.Process.Signal(syscall.SIGSTOP)
+			stopped := time.Now()
+			await.Until(t, time.Minute, "a pause past the lease", func() bool { return time.Since(stopped) > schema.OwnerLeaseTTL+2*time.Second })
+			_ = tally2.cmd.Process.Signal(syscall.SIGCONT)
+		},
+		func() {
+			leader := c.leader()
+			next(fmt.Sprintf("kill -9 NATS n%d, the VOTES leader, then start it again", leader+1))
+			c.nats[leader].kill(t)
+			c.startNATS(leader)
+		},
+		func() {
+			next("kill -9 edge 2: its viewers go to edge 1 and resend")
+			edge2p.kill(t)
+		},
+	}
+	if seed != 0 {
+		rng.Shuffle(len(faults), func(i, j int) { faults[i], faults[j] = faults[j], faults[i] })
+		t.Logf("VOTECAST_CHAOS_SEED=%d", seed)
+	}
+	for _, fault := range faults {
+		fault()
+	}
 
 	next("add tally 3, and close the budget poll while it takes its share")
 	_, tally3 := c.startRole(tallyDirs[2], tallyAddrs[2], "tally", tallyArgs(false)...)
@@ -293,7 +316,6 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 		t.Error("tally 3 did not stop within 60s of SIGTERM")
 	}
 	close(faultsDone)
-	_ = tally1
 	wg.Wait()
 	close(errs)
 	for err := range errs {
