@@ -19,6 +19,10 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
+// version is stamped in at build time (the Dockerfile passes
+// -ldflags "-X main.version=..."); a plain go build says dev.
+var version = "dev"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -42,16 +46,33 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 
 func run(ctx context.Context, args []string) error {
 	root := &ffcli.Command{
-		Name:       "votecast",
-		ShortUsage: "votecast <serve|recount|load|migrate> [flags]",
-		ShortHelp:  "live voting for broadcasts",
-		FlagSet:    flag.NewFlagSet("votecast", flag.ContinueOnError),
-		Subcommands: []*ffcli.Command{
-			serveCommand(), recountCommand(), migrateCommand(), loadCommand(), natsCommand(),
-		},
-		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+		Name:        "votecast",
+		ShortUsage:  "votecast <serve|nats|recount|load|migrate|version> [flags]",
+		ShortHelp:   "live voting for broadcasts",
+		FlagSet:     flag.NewFlagSet("votecast", flag.ContinueOnError),
+		Subcommands: subcommands(),
+		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 	return root.ParseAndRun(ctx, args)
+}
+
+// subcommands are votecast's commands, in the order help lists them;
+// compose_test.go checks docker-compose.yml against the same ones.
+func subcommands() []*ffcli.Command {
+	return []*ffcli.Command{
+		serveCommand(), recountCommand(), migrateCommand(), loadCommand(), natsCommand(), versionCommand(),
+	}
+}
+
+func versionCommand() *ffcli.Command {
+	return &ffcli.Command{
+		Name: "version", ShortUsage: "votecast version", ShortHelp: "print the version this binary was built as",
+		FlagSet: flag.NewFlagSet("version", flag.ContinueOnError),
+		Exec: func(context.Context, []string) error {
+			fmt.Println("votecast", version)
+			return nil
+		},
+	}
 }
 
 // envOptions gives every flag an environment fallback: --http reads
