@@ -1,8 +1,10 @@
-// Command votecast is the whole service in one binary: serve runs every
-// role in one process with embedded NATS and storage; recount replays a
+// Command votecast is the whole service in one binary: serve runs any of
+// the roles (by default all, in one process with embedded NATS and
+// storage); nats runs one node of a JetStream cluster; recount replays a
 // poll's votes from the log; load plays a "vote now" spike against a
-// server; migrate applies the CQL schema. This package wires, it does not
-// decide: the logic lives in the role packages.
+// server; migrate applies the CQL schema. This package parses flags and
+// wires, it does not decide: the logic lives in the role packages, and
+// package node assembles them.
 package main
 
 import (
