@@ -114,20 +114,10 @@ func (r *rig) behind(t *testing.T) int {
 	return n
 }
 
+// run runs one tally node on st until the returned stop.
 func (r *rig) run(t *testing.T, st tally.Store) (stop func()) {
-	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: st, Polls: staticPolls{r.poll.ID: r.poll}, MinShards: 2, MaxBatch: 50, NodeID: "test-node"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := w.Run(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
-	return func() { cancel(); <-done }
+	t.Helper()
+	return r.startWorker(t, st, "test-node")
 }
 
 func (r *rig) waitStored(t *testing.T, want []int64) {
