@@ -177,6 +177,26 @@ func (p *Producer) placeMarkers(ctx context.Context, poll schema.Poll) ([]uint64
 
 var errUnchanged = errors.New("unchanged")
 
+// get reads a poll's entry. On a cluster a KV read may be served by a
+// replica that has not yet seen a poll created a moment ago (direct gets
+// go to any replica), so "not found" is asked again a few times, briefly,
+// before it is believed.
+func (p *Producer) get(ctx context.Context, id string) (jetstream.KeyValueEntry, error) {
+	backoff := 20 * time.Millisecond
+	for try := 0; ; try++ {
+		e, err := p.kv.Get(ctx, id)
+		if !errors.Is(err, jetstream.ErrKeyNotFound) || try == 4 {
+			return e, err
+		}
+		select {
+		case <-ctx.Done():
+			return e, err
+		case <-time.After(backoff): // a replica catching up: nothing to wait on
+		}
+		backoff *= 2
+	}
+}
+
 // update reads a poll, applies change and writes it back if its revision is
 // still the one read, retrying a few times when another writer got there
 // first.
@@ -185,7 +205,7 @@ func (p *Producer) update(ctx context.Context, id string, change func(*schema.Po
 		return schema.Poll{}, ErrNotFound
 	}
 	for range 5 {
-		e, err := p.kv.Get(ctx, id)
+		e, err := p.get(ctx, id)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return schema.Poll{}, ErrNotFound
 		}
