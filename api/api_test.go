@@ -21,9 +21,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const adminToken = "admin-token-0123456789"
 
-// newHandler wires the handler to the real catalog, producer and hub over
-// an embedded NATS server, as serve does.
-func newHandler(t *testing.T) *Handler {
+// newParts starts the real catalog, producer and hub over an embedded
+// NATS server.
+func newParts(t *testing.T) (*polls.Catalog, *polls.Producer, *broadcast.Hub) {
 	t.Helper()
 	env := natstest.Start(t, "")
 	catalog := polls.NewCatalog(env.KV, slog.Default())
@@ -39,6 +39,14 @@ func newHandler(t *testing.T) *Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return catalog, producer, hub
+}
+
+// newHandler wires the handler to the real catalog, producer and hub over
+// an embedded NATS server, as serve does.
+func newHandler(t *testing.T) *Handler {
+	t.Helper()
+	catalog, producer, hub := newParts(t)
 	h, err := New(Options{
 		AdminToken: adminToken, Catalog: catalog, Producer: producer, Totals: hub,
 		AckCounts: func() map[string]int64 { return nil },

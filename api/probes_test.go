@@ -4,16 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/votecast/votecast/broadcast"
-	"github.com/votecast/votecast/natsnode/natstest"
-	"github.com/votecast/votecast/polls"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -21,20 +16,7 @@ import (
 // is the Ready hook's word; a node without Totals (no broadcast role)
 // says so for results instead of answering empty totals.
 func TestProbesAndRolesOfTheHandler(t *testing.T) {
-	env := natstest.Start(t, "")
-	catalog := polls.NewCatalog(env.KV, slog.Default())
-	if err := catalog.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(catalog.Close)
-	producer, err := polls.NewProducer(env.KV, env.JS, polls.ProducerOptions{Shards: 2, CloseGrace: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := broadcast.New(broadcast.Options{JS: env.JS, Polls: catalog})
-	if err != nil {
-		t.Fatal(err)
-	}
+	catalog, producer, hub := newParts(t)
 	poll, err := producer.Create(context.Background(), schema.PollSpec{Question: "q", Options: []string{"a", "b"}})
 	if err != nil {
 		t.Fatal(err)
