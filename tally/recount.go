@@ -2,6 +2,7 @@ package tally
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,10 @@ import (
 
 	"github.com/votecast/votecast/schema"
 )
+
+// ErrLogStalled is wrapped by a recount that stopped receiving events the
+// log says it holds; trying again later may cure it.
+var ErrLogStalled = errors.New("the log stopped delivering")
 
 // Recount is what the log alone says about a poll.
 type Recount struct {
@@ -37,6 +42,7 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 	shards := map[int]*PollShard{}
 	pending := info.NumPending
 	stop := false
+	empty := 0 // fetches in a row that brought nothing
 	for pending > 0 && !stop {
 		// Never ask for more than is there, so a batch ends at once
 		// instead of waiting out its expiry.
@@ -77,8 +83,17 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 		if err := batch.Error(); err != nil {
 			return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
 		}
-		if got == 0 && ctx.Err() != nil {
+		if got > 0 {
+			empty = 0
+			continue
+		}
+		if ctx.Err() != nil {
 			return rc, fmt.Errorf("recount %s: %w", poll.ID, ctx.Err())
+		}
+		if empty++; empty == 3 {
+			// Events are pending and none came for three fetches: a
+			// cluster whose replicas are still catching up can do that.
+			return rc, fmt.Errorf("recount %s: %w: %d events pending, none delivered for 15s", poll.ID, ErrLogStalled, pending)
 		}
 	}
 	for _, ps := range shards {

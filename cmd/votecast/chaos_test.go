@@ -118,6 +118,36 @@ func (c *chaosCluster) leader() int {
 	return -1
 }
 
+// waitHealed waits until the VOTES stream has a leader and every replica
+// is current again.
+func (c *chaosCluster) waitHealed() {
+	c.t.Helper()
+	nc, err := nats.Connect(c.natsURLs, nats.UserInfo(clusterUser, clusterPassword))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	await.For(c.t, 2*time.Minute, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, schema.VotesStream)
+		if err != nil {
+			return err.Error()
+		}
+		info, err := st.Info(ctx)
+		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+			return fmt.Sprintf("VOTES has no leader yet (%v)", err)
+		}
+		for _, r := range info.Cluster.Replicas {
+			if !r.Current {
+				return fmt.Sprintf("VOTES replica %s is not current", r.Name)
+			}
+		}
+		return ""
+	})
+}
+
 // chaosVoter is one viewer: it votes its script one frame at a time
 // (the next once the last is answered, as the viewer page does), and when
 // its edge dies it reconnects to another and resends the unanswered frame
@@ -396,4 +426,39 @@ func (w *watcher) latest() ([]int64, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.counts, w.alive
+}
+
+// TestNoQuorumAnswersRetry: with two of the three NATS nodes gone the log
+// has no quorum; an edge must answer votes retry with retry_after_ms (not
+// accept what it cannot keep, not hang), and once the nodes are back the
+// same frames, resent, are counted once.
+func TestNoQuorumAnswersRetry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a whole cluster")
+	}
+	c := startChaosNATS(t)
+	edge, _ := c.startRole(t.TempDir(), freePort(t), "ingest,broadcast")
+	c.startRole(t.TempDir(), freePort(t), "tally")
+	p := edge.openPoll(2)
+	edge.dial(p.ID, "before").mustVote("k", 0, 1, schema.StatusAccepted)
+	v := edge.dial(p.ID, "during")
+	c.nats[1].kill(t)
+	c.nats[2].kill(t)
+	start := time.Now()
+	a, err := v.tryAck("k", 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.status != schema.StatusRetry || a.retryAfter <= 0 {
+		t.Fatalf("vote without a quorum: %s (%s), want retry with retry_after_ms", a.status, a.reason)
+	}
+	t.Logf("without a quorum: %s (%s) after %v", a.status, a.reason, time.Since(start).Round(time.Millisecond))
+	c.startNATS(1)
+	c.startNATS(2)
+	st, reason, _, err := v.voteFinal("k", 1, 1, 20)
+	if err != nil || st != schema.StatusAccepted && !(st == schema.StatusDuplicate && reason == "already counted") {
+		t.Fatalf("the same frame once the quorum is back: %s (%s) %v, want it counted", st, reason, err)
+	}
+	c.waitHealed()
+	edge.recountAgrees(p.ID, []int64{1, 1})
 }

@@ -116,12 +116,14 @@ func publishedTotals(ctx context.Context, link *natsLink, poll schema.Poll, want
 
 // recountLog replays the log, trying again for up to wait while
 // JetStream cannot answer (a cluster electing a stream leader after a node
-// was lost says "no responders" for a few seconds).
+// was lost says "no responders" for a few seconds, and one whose replicas
+// are catching up may stall a read).
 func recountLog(ctx context.Context, link *natsLink, poll schema.Poll, until time.Time, wait time.Duration) (tally.Recount, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		rc, err := tally.RecountFromLog(ctx, link.js, poll, until)
-		if err == nil || !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+		retriable := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, tally.ErrLogStalled)
+		if err == nil || !retriable || time.Now().After(deadline) {
 			return rc, err
 		}
 		select {
