@@ -285,5 +285,11 @@ func LoadPollShard(st ShardState, n int) *PollShard {
 			s.LastSeq = r.LastSeq
 		}
 	}
+	// Ballots ahead of their header (a flush cut between the two, which
+	// ScyllaDB does not write atomically): the header must be written
+	// again even if nothing new is folded, or the stored totals stay short.
+	if s.LastSeq != st.Header.LastSeq || !slices.Equal(s.Counts, st.Header.Counts) {
+		s.headerDirty = len(st.Ballots) > 0 || st.Header.LastSeq > 0
+	}
 	return s
 }

@@ -112,3 +112,24 @@ func TestKeyMemoryIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadRewritesAHeaderBehindItsBallots: a flush cut between ballots
+// and header leaves the header short; the loaded shard must write it
+// again even when nothing new is folded.
+func TestLoadRewritesAHeaderBehindItsBallots(t *testing.T) {
+	st := ShardState{
+		Header:  ShardHeader{Poll: "pollpollpo", Shard: 0, LastSeq: 1, Counts: []int64{1, 0}},
+		Ballots: []BallotRecord{{User: "a", LastSeq: 1, Choices: []Choice{{Option: 0, Count: 1}}}, {User: "b", LastSeq: 2, Choices: []Choice{{Option: 1, Count: 1}}}},
+	}
+	s := LoadPollShard(st, 2)
+	if !s.headerDirty {
+		t.Fatal("a header behind its ballots is not marked to be written again")
+	}
+	if h := s.Header(); h.LastSeq != 2 || !slices.Equal(h.Counts, []int64{1, 1}) {
+		t.Fatalf("header to write = %+v, want seq 2 with [1 1]", h)
+	}
+	clean := LoadPollShard(ShardState{Header: s.Header(), Ballots: st.Ballots}, 2)
+	if clean.headerDirty {
+		t.Fatal("a header that matches its ballots is marked to be written again")
+	}
+}
