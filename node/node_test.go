@@ -156,6 +156,21 @@ func TestCloseStopsInOrderAndTwice(t *testing.T) {
 	if ack["status"] != schema.StatusAccepted {
 		t.Fatalf("vote: %v", ack)
 	}
+	// Folded before Close, so the final flush must hold it: an accepted
+	// vote not yet folded would stay in the log for the next start.
+	await.For(t, wait, func() string {
+		resp, err := http.Get("http://" + n.Addr() + "/api/polls/" + poll + "/results")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		var tot schema.Totals
+		_ = json.NewDecoder(resp.Body).Decode(&tot)
+		if !slices.Equal(tot.Counts, []int64{0, 1}) {
+			return fmt.Sprintf("results %v, want [0 1]", tot.Counts)
+		}
+		return ""
+	})
 	// The socket is read until the server closes it.
 	closed := make(chan error, 1)
 	go func() {
