@@ -12,6 +12,7 @@ type metrics struct {
 	conns        prometheus.Gauge
 	refusedConns prometheus.Counter
 	badFrames    prometheus.Counter
+	stalls       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,12 +33,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		badFrames: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "votecast_ingest_bad_frames_total", Help: "Frames that were not valid votes.",
 		}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "votecast_ingest_log_stalls_total", Help: "Times the vote log acknowledged nothing for the stall timeout while votes waited (they were answered retry).",
+		}),
 	}
 	for _, s := range []string{schema.StatusAccepted, schema.StatusDuplicate, schema.StatusRejected, schema.StatusRetry} {
 		m.acks.WithLabelValues(s) // export zeros so dashboards see every status
 	}
 	if reg != nil {
-		reg.MustRegister(m.acks, m.ackSeconds, m.conns, m.refusedConns, m.badFrames)
+		reg.MustRegister(m.acks, m.ackSeconds, m.conns, m.refusedConns, m.badFrames, m.stalls)
 	}
 	return m
 }

@@ -69,7 +69,7 @@ func (v *viewer) vote(f schema.VoteFrame) {
 	msg := nats.NewMsg(schema.VoteSubject(poll.ID, shard))
 	msg.Data = schema.AppendVoteEvent(make([]byte, 0, 8+len(v.user)+len(f.ID)), v.user, f)
 	msg.Header.Set(jetstream.MsgIDHeader, schema.DedupKey(&poll, v.user, f.ID))
-	start := time.Now()
+	start, stalled := time.Now(), v.s.stall.wait()
 	fut, err := v.s.opts.JS.PublishMsgAsync(msg)
 	if err != nil {
 		<-v.s.inFlight
@@ -78,7 +78,7 @@ func (v *viewer) vote(f schema.VoteFrame) {
 		return
 	}
 	v.s.pending.Add(1)
-	go v.await(fut, poll, shard, f, start)
+	go v.await(fut, stalled, poll, shard, f, start)
 }
 
 // refuse says why a frame can never count, or "".
@@ -102,8 +102,10 @@ func refuse(p *schema.Poll, f schema.VoteFrame) string {
 	return ""
 }
 
-// await answers a vote once its PubAck (or failure) is in.
-func (v *viewer) await(fut jetstream.PubAckFuture, poll schema.Poll, shard int, f schema.VoteFrame, start time.Time) {
+// await answers a vote once its PubAck (or failure) is in, or the log
+// stalls. A vote answered retry may still reach the log: the viewer
+// resends it with the same key, and it counts once.
+func (v *viewer) await(fut jetstream.PubAckFuture, stalled <-chan struct{}, poll schema.Poll, shard int, f schema.VoteFrame, start time.Time) {
 	defer v.s.pending.Done()
 	defer func() { <-v.s.inFlight }()
 	timer := time.NewTimer(v.s.opts.PublishTimeout)
@@ -111,12 +113,15 @@ func (v *viewer) await(fut jetstream.PubAckFuture, poll schema.Poll, shard int, 
 	var a schema.Ack
 	select {
 	case ack := <-fut.Ok():
+		v.s.stall.acked.Add(1)
 		v.s.metrics.ackSeconds.Observe(time.Since(start).Seconds())
 		a = v.resolve(ack, poll, shard, f)
 	case <-fut.Err():
 		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log unavailable", RetryAfterMS: 500 + rand.IntN(1000)}
 	case <-timer.C:
 		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log slow", RetryAfterMS: 500 + rand.IntN(1000)}
+	case <-stalled:
+		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log stalled", RetryAfterMS: 1000 + rand.IntN(1000)}
 	}
 	vs := v.votes
 	vs.mu.Lock()

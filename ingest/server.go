@@ -64,6 +64,11 @@ type Options struct {
 	MaxInFlight int
 	// PublishTimeout bounds the wait for a PubAck; zero value: 10s.
 	PublishTimeout time.Duration
+	// StallTimeout is how long the log may acknowledge nothing while
+	// votes wait before those votes are answered retry (a stream without
+	// quorum or leader answers nothing at all); zero value: 2s. A log
+	// that is slow but acknowledging never trips it.
+	StallTimeout time.Duration
 	// MaxConns caps viewer connections on this node; zero value: 200000.
 	MaxConns int
 	// MaxConnsPerIP caps connections from one address; zero value: 20000
@@ -86,6 +91,7 @@ type Server struct {
 	metrics  *metrics
 	patterns []string
 	inFlight chan struct{} // a token per publish awaiting its PubAck
+	stall    *stall
 
 	conns   atomic.Int64
 	mu      sync.Mutex
@@ -135,6 +141,9 @@ func New(opts Options) (*Server, error) {
 	if opts.PublishTimeout == 0 {
 		opts.PublishTimeout = 10 * time.Second
 	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = 2 * time.Second
+	}
 	if opts.MaxConns == 0 {
 		opts.MaxConns = 200_000
 	}
@@ -153,7 +162,7 @@ func New(opts Options) (*Server, error) {
 	}
 	return &Server{
 		opts: opts, log: opts.Logger.With("role", "ingest"), metrics: newMetrics(opts.Registerer),
-		patterns: patterns, inFlight: make(chan struct{}, opts.MaxInFlight),
+		patterns: patterns, inFlight: make(chan struct{}, opts.MaxInFlight), stall: newStall(opts.StallTimeout),
 		perIP: map[string]int{}, viewers: map[*viewer]struct{}{},
 		janitorStop: make(chan struct{}), janitorDone: make(chan struct{}),
 	}, nil
@@ -249,14 +258,30 @@ func (s *Server) track(v *viewer, add bool) {
 
 // janitor closes sockets whose write has been stuck for writeTimeout: a
 // viewer whose phone went away mid-write must not hold its goroutines.
+// It also watches the log for a stall.
 func (s *Server) janitor() {
 	defer close(s.janitorDone)
 	t := time.NewTicker(writeTimeout / 4)
 	defer t.Stop()
+	st := time.NewTicker(max(s.opts.StallTimeout/8, 25*time.Millisecond))
+	defer st.Stop()
+	var stalledAt time.Time
 	for {
 		select {
 		case <-s.janitorStop:
 			return
+		case now := <-st.C:
+			switch s.stall.tick(now, len(s.inFlight)) {
+			case stallStarted:
+				stalledAt = now
+				s.metrics.stalls.Inc()
+				s.log.Warn("vote log stalled: no PubAck while votes wait; answering them retry until it acknowledges again",
+					"after", s.opts.StallTimeout, "waiting", len(s.inFlight))
+			case stallContinued:
+				s.metrics.stalls.Inc()
+			case stallEnded:
+				s.log.Info("vote log acknowledging again", "stalled_for", now.Sub(stalledAt).Round(time.Millisecond))
+			}
 		case now := <-t.C:
 			s.mu.Lock()
 			for v := range s.viewers {

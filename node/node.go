@@ -95,6 +95,9 @@ type Options struct {
 	// MaxInFlight caps publishes awaiting a PubAck; zero value: ingest's
 	// (4096).
 	MaxInFlight int
+	// StallTimeout: how long the log may acknowledge nothing while votes
+	// wait before they are answered retry; zero value: ingest's (2s).
+	StallTimeout time.Duration
 	// MaxConns and MaxConnsPerIP cap viewer connections; zero values:
 	// ingest's (200,000 and 20,000).
 	MaxConns, MaxConnsPerIP int
@@ -269,7 +272,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 	opts := n.opts
 	ingOpts := ingest.Options{
 		JS: opts.JS, Polls: catalog, Identity: opts.Identity, AllowOrigins: opts.AllowOrigins,
-		MaxInFlight: opts.MaxInFlight, MaxConns: opts.MaxConns, MaxConnsPerIP: opts.MaxConnsPerIP,
+		MaxInFlight: opts.MaxInFlight, StallTimeout: opts.StallTimeout, MaxConns: opts.MaxConns, MaxConnsPerIP: opts.MaxConnsPerIP,
 		VoteRate: opts.VoteRate, VoteBurst: opts.VoteBurst, Logger: n.log, Registerer: reg,
 	}
 	if hub != nil {

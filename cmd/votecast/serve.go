@@ -34,6 +34,7 @@ type serveConfig struct {
 	interval     time.Duration
 	maxDeliver   int
 	maxInFlight  int
+	stall        time.Duration
 	maxConns     int
 	maxConnsIP   int
 	voteRate     float64
@@ -78,6 +79,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.interval, "totals-interval", 100*time.Millisecond, "shortest time between two totals frames of a poll")
 	fs.IntVar(&c.maxDeliver, "max-deliveries", 100_000, "totals frames per second this node writes in all; the interval stretches (up to 1s) past it")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 4096, "publishes awaiting a PubAck before votes get retry")
+	fs.DurationVar(&c.stall, "stall-timeout", 2*time.Second, "answer waiting votes retry when the log has acknowledged nothing for this long (no quorum, a dead leader)")
 	fs.IntVar(&c.maxConns, "max-conns", 200_000, "viewer connections on this node")
 	fs.IntVar(&c.maxConnsIP, "max-conns-per-ip", 20_000, "viewer connections from one address")
 	fs.Float64Var(&c.voteRate, "vote-rate", 5, "frames per second per connection (burst 4x)")
@@ -96,6 +98,9 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	if c.roles == 0 {
 		c.roles = node.AllRoles
+	}
+	if c.stall <= 0 {
+		return fmt.Errorf("--stall-timeout %v: want a positive duration such as 2s", c.stall)
 	}
 	serves := c.roles.Has(node.Ingest) || c.roles.Has(node.Broadcast)
 	if err := os.MkdirAll(c.nats.dir, 0o700); err != nil {
@@ -132,7 +137,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		AdminToken: c.adminToken, Identity: ids, AllowOrigins: splitList(c.allowOrigins),
 		OpenStore: func(ctx context.Context) (tally.Store, error) { return c.store.open(ctx, c.nats.dir, log) },
 		Shards:    c.shards, TotalsInterval: c.interval, MaxDeliveries: c.maxDeliver,
-		MaxInFlight: c.maxInFlight, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
+		MaxInFlight: c.maxInFlight, StallTimeout: c.stall, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
 		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate),
 		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
 		Logger: log,
