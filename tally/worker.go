@@ -107,7 +107,10 @@ func NewWorker(opts Options) (*Worker, error) {
 		opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "votecast_tally_unread_shards",
 			Help: "Shard indices that known polls use and no tally node owns: votes there wait uncounted.",
-		}, func() float64 { return float64(w.Unread()) }))
+		}, func() float64 { return float64(w.Unread()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "votecast_tally_owned_shards",
+			Help: "Shard indices this node folds, settled: caught up with what its store held when it took them.",
+		}, func() float64 { return float64(w.Settled()) }))
 	}
 	return w, nil
 }
@@ -198,6 +201,20 @@ func (w *Worker) Lag() uint64 {
 		n += r.pending.Load() + r.unflushed.Load()
 	}
 	return uint64(max(n, 0))
+}
+
+// Settled is how many shard indices this node folds, caught up with what
+// its store held when it took them.
+func (w *Worker) Settled() int {
+	w.runnersMu.Lock()
+	defer w.runnersMu.Unlock()
+	n := 0
+	for _, r := range w.runners {
+		if r.settled.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 // Ready says why the tally cannot be relied on now, or nil: it has not

@@ -78,7 +78,7 @@ func (c *chaosCluster) startRole(dir, httpAddr, roles string, extra ...string) (
 	c.t.Helper()
 	args := append([]string{"serve", "--roles", roles, "--data", dir, "--http", httpAddr, "--nats", c.natsURLs, "--replicas", "3",
 		"--admin-token", testToken, "--viewer-secret", testSecret, "--shards", "8",
-		"--totals-interval", "20ms", "--close-grace", "300ms", "--log-level", "warn"}, extra...)
+		"--totals-interval", "250ms", "--close-grace", "300ms", "--log-level", "warn"}, extra...)
 	p, running := runProcess(c.t, args...)
 	select {
 	case <-running:
@@ -146,7 +146,7 @@ func (cv *chaosVoter) cast(vote chaosVote) (status, reason string, err error) {
 		}
 		if cv.v == nil {
 			cv.poll = vote.poll
-			if cv.v, err = cv.edges[cv.edge].dialQuiet(vote.poll, cv.user); err != nil {
+			if cv.v, err = cv.edges[cv.edge].dialVoter(vote.poll, cv.user); err != nil {
 				cv.edge = (cv.edge + 1) % len(cv.edges)
 				time.Sleep(200 * time.Millisecond) // a reconnecting client's backoff
 				continue
@@ -210,38 +210,46 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	for _, p := range polls {
 		watchers[p.ID] = watch(edge1.dial(p.ID, "watcher-"+p.ID))
 	}
-	const users = 60
-	const maxRounds = 60 // a bound on each viewer's votes, whatever happens
+	probe := newProber(t, edge1)
+	users := chaosViewers(t)
+	const maxRounds = 60 // a bound on each viewer's votes (a change poll takes 64 frames a user)
+	const pace = 3 * time.Second
 	edges := []*server{edge1, edge2}
 	var answered atomic.Int64
 	type result struct {
 		vote           chaosVote
 		status, reason string
+		took           time.Duration // from the first send to the final answer
 	}
 	results := make([][]result, users)
 	faultsDone := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, users)
+	started := time.Now()
 	for u := range users {
 		wg.Go(func() {
+			// Each viewer watches one poll and votes every pace, the
+			// first time at a random point of the first pace: a steady
+			// rate of users/pace votes a second, not waves.
+			p := polls[u%len(polls)]
 			cv := &chaosVoter{user: fmt.Sprintf("chaos-%d", u), edges: edges, edge: u % 2}
 			defer func() {
 				if cv.v != nil {
 					cv.v.c.CloseNow()
 				}
 			}()
+			time.Sleep(time.Duration(rand.Int64N(int64(pace)))) // a viewer's pace, not a wait
 			after := -1 // the round in which the faults were over
 			for r := range maxRounds {
-				for _, p := range polls {
-					vote := chaosVote{poll: p.ID, key: fmt.Sprintf("r%d", r), option: (u + r) % 3, count: 1}
-					st, reason, err := cv.cast(vote)
-					if err != nil {
-						errs <- err
-						return
-					}
-					results[u] = append(results[u], result{vote, st, reason})
-					answered.Add(1)
+				vote := chaosVote{poll: p.ID, key: fmt.Sprintf("r%d", r), option: (u/len(polls) + r) % 3, count: 1}
+				start := time.Now()
+				st, reason, err := cv.cast(vote)
+				if err != nil {
+					errs <- err
+					return
 				}
+				results[u] = append(results[u], result{vote, st, reason, time.Since(start)})
+				answered.Add(1)
 				select {
 				case <-faultsDone:
 					if after < 0 {
@@ -252,7 +260,7 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 				if after >= 0 && r >= after+2 {
 					return // two calm rounds after the faults
 				}
-				time.Sleep(time.Second) // a steady rate: a viewer's pace, not a wait
+				time.Sleep(pace) // a steady rate: a viewer's pace, not a wait
 			}
 		})
 	}
@@ -263,57 +271,61 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	next := func(what string) {
 		t.Helper()
-		from, gap := answered.Load(), int64(150)
+		from, gap := answered.Load(), int64(users/4)
 		if seed != 0 {
-			gap = 50 + rng.Int64N(250)
+			gap = int64(users/10) + rng.Int64N(int64(users/2))
 		}
 		await.Until(t, 2*time.Minute, "more votes answered before: "+what, func() bool { return answered.Load() >= from+gap })
 		t.Logf("%s (%d votes answered so far)", what, answered.Load())
 	}
-	faults := []func(){
-		func() {
-			next("kill -9 tally 1, then start it again")
+	type fault struct {
+		what string
+		do   func()
+	}
+	faults := []fault{
+		{"kill -9 tally 1, then start it again", func() {
 			tally1.kill(t)
 			c.startRole(tallyDirs[0], tallyAddrs[0], "tally", tallyArgs(false)...)
-		},
-		func() {
-			next("SIGSTOP tally 2 past its leases, then SIGCONT")
+		}},
+		{"SIGSTOP tally 2 past its leases, then SIGCONT", func() {
 			_ = tally2.cmd.Process.Signal(syscall.SIGSTOP)
 			stopped := time.Now()
 			await.Until(t, time.Minute, "a pause past the lease", func() bool { return time.Since(stopped) > schema.OwnerLeaseTTL+2*time.Second })
 			_ = tally2.cmd.Process.Signal(syscall.SIGCONT)
-		},
-		func() {
+		}},
+		{"kill -9 the VOTES leader, then start it again", func() {
 			leader := c.leader()
-			next(fmt.Sprintf("kill -9 NATS n%d, the VOTES leader, then start it again", leader+1))
+			t.Logf("the VOTES leader is n%d", leader+1)
 			c.nats[leader].kill(t)
 			c.startNATS(leader)
-		},
-		func() {
-			next("kill -9 edge 2: its viewers go to edge 1 and resend")
-			edge2p.kill(t)
-		},
+		}},
+		{"kill -9 edge 2: its viewers go to edge 1 and resend", func() { edge2p.kill(t) }},
 	}
 	if seed != 0 {
 		rng.Shuffle(len(faults), func(i, j int) { faults[i], faults[j] = faults[j], faults[i] })
 		t.Logf("VOTECAST_CHAOS_SEED=%d", seed)
 	}
-	for _, fault := range faults {
-		fault()
-	}
-
-	next("add tally 3, and close the budget poll while it takes its share")
-	_, tally3 := c.startRole(tallyDirs[2], tallyAddrs[2], "tally", tallyArgs(false)...)
-	if code := edge1.callNoFatal("POST", "/api/polls/"+budget.ID+"/close"); code != 200 {
-		t.Errorf("close the budget poll: status %d", code)
-	}
-
-	next("stop tally 3 gracefully")
-	_ = tally3.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-tally3.exited:
-	case <-time.After(60 * time.Second):
-		t.Error("tally 3 did not stop within 60s of SIGTERM")
+	var tally3 *process
+	faults = append(faults,
+		fault{"add tally 3, and close the budget poll while it takes its share", func() {
+			_, tally3 = c.startRole(tallyDirs[2], tallyAddrs[2], "tally", tallyArgs(false)...)
+			if code := edge1.callNoFatal("POST", "/api/polls/"+budget.ID+"/close"); code != 200 {
+				t.Errorf("close the budget poll: status %d", code)
+			}
+		}},
+		fault{"stop tally 3 gracefully", func() {
+			_ = tally3.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-tally3.exited:
+			case <-time.After(60 * time.Second):
+				t.Error("tally 3 did not stop within 60s of SIGTERM")
+			}
+		}})
+	for _, f := range faults {
+		next(f.what)
+		converged := probe.start(f.what)
+		f.do()
+		converged()
 	}
 	close(faultsDone)
 	wg.Wait()
@@ -324,6 +336,17 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	if t.Failed() {
 		return
 	}
+	lastAnswer := time.Now()
+	var waits []time.Duration
+	for _, rs := range results {
+		for _, r := range rs {
+			waits = append(waits, r.took)
+		}
+	}
+	slices.Sort(waits)
+	t.Logf("%d viewers, %d votes answered in %v (%.0f a second); a final answer took %v at p50, %v at p99, %v at most",
+		users, len(waits), lastAnswer.Sub(started).Round(time.Second), float64(len(waits))/lastAnswer.Sub(started).Seconds(),
+		waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)*99/100].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond))
 
 	// What the viewers were told decides the totals: the votes they were
 	// told are in the log (accepted, or a resend "already counted"), in
@@ -357,6 +380,11 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 			return ""
 		})
 		t.Logf("poll %s (%d votes each, change %v): %v, and recount agrees", p.ID, p.VotesPerUser, p.AllowChange, want[p.ID])
+	}
+	t.Logf("every watcher was shown the true totals %v after the last answer", time.Since(lastAnswer).Round(time.Millisecond))
+	probe.check()
+	for _, f := range probe.figures {
+		t.Log(f)
 	}
 }
 

@@ -148,6 +148,16 @@ func (p *process) kill(t *testing.T) {
 // dialQuiet opens a viewer socket without failing the test, for use off
 // the test goroutine.
 func (s *server) dialQuiet(poll, user string) (*viewer, error) {
+	return s.dialQuietly(poll, user, false)
+}
+
+// dialVoter is dialQuiet for a viewer that only votes: totals frames are
+// dropped unread.
+func (s *server) dialVoter(poll, user string) (*viewer, error) {
+	return s.dialQuietly(poll, user, true)
+}
+
+func (s *server) dialQuietly(poll, user string, acksOnly bool) (*viewer, error) {
 	tok, err := identity.Mint([]byte(testSecret), user, time.Hour)
 	if err != nil {
 		return nil, err
@@ -158,7 +168,7 @@ func (s *server) dialQuiet(poll, user string) (*viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer{t: s.t, c: c, frames: make(chan map[string]any, 64)}
+	v := &viewer{t: s.t, c: c, frames: make(chan map[string]any, 64), acksOnly: acksOnly}
 	go v.read()
 	return v, nil
 }
