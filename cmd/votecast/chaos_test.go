@@ -239,7 +239,8 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 				}
 			}()
 			time.Sleep(time.Duration(rand.Int64N(int64(pace)))) // a viewer's pace, not a wait
-			after := -1 // the round in which the faults were over
+			// The round in which the faults were over.
+			after := -1
 			for r := range maxRounds {
 				vote := chaosVote{poll: p.ID, key: fmt.Sprintf("r%d", r), option: (u/len(polls) + r) % 3, count: 1}
 				start := time.Now()
