@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -177,4 +179,66 @@ func TestPausedServeRecovers(t *testing.T) {
 		v.mustVote("k", u%2, 1, schema.StatusAccepted)
 	}
 	s.recountAgrees(poll.ID, []int64{20, 20})
+}
+
+// TestSpareTallyStandsBy: with more tally nodes than shard indices the
+// spare folds nothing and still reports ready (a stand-by, not a fault);
+// when the owner is killed with SIGKILL the spare takes the index over,
+// rebuilds it from the log and counts what comes next.
+func TestSpareTallyStandsBy(t *testing.T) {
+	dir := t.TempDir()
+	edge, _ := startProcess(t, dir, "--roles", "ingest,broadcast", "--shards", "1")
+	join := []string{"--roles", "tally", "--shards", "1", "--nats", edge.natsURL, "--nats-nkey", filepath.Join(dir, "nats.nkey")}
+	dirs := []string{t.TempDir(), t.TempDir()}
+	tallies := make([]*server, 2)
+	procs := make([]*process, 2)
+	for i, d := range dirs {
+		tallies[i], procs[i] = startProcess(t, d, join...)
+	}
+	nodeOf := func(i int) string {
+		b, err := os.ReadFile(filepath.Join(dirs[i], "node.id"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	poll := edge.openPoll(2)
+	edge.dial(poll.ID, "before").mustVote("k", 0, 1, schema.StatusAccepted)
+	owners := edge.tallyOwners(t)
+	owner := -1
+	await.For(t, 30*time.Second, func() string {
+		got := owners()
+		for i := range dirs {
+			if len(got) == 1 && got[nodeOf(i)] == 1 {
+				owner = i
+				return ""
+			}
+		}
+		return fmt.Sprintf("shard indices per tally node %v, want one node holding the one index", got)
+	})
+	spare := 1 - owner
+	for i, s := range tallies {
+		if code := getStatus(t, "http://"+s.addr+"/readyz"); code != http.StatusOK {
+			t.Fatalf("tally node %d (owner: %v) /readyz: %d, want 200", i, i == owner, code)
+		}
+	}
+	procs[owner].kill(t)
+	await.For(t, 40*time.Second, func() string {
+		if got := owners(); len(got) != 1 || got[nodeOf(spare)] != 1 {
+			return fmt.Sprintf("shard indices per tally node %v, want the spare %s to hold the index", got, nodeOf(spare))
+		}
+		return ""
+	})
+	edge.dial(poll.ID, "after").mustVote("k", 1, 1, schema.StatusAccepted)
+	edge.recountAgrees(poll.ID, []int64{1, 1})
+}
+
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
