@@ -28,10 +28,10 @@ import (
 	"github.com/votecast/votecast/schema"
 )
 
-// Sink receives encoded results frames. Offer is called with the hub's
-// lock held and must return at once; the frame must not be modified. An
-// alias of the literal type, so other packages can name it without
-// importing this one.
+// Sink receives encoded results frames. Offer must return at once and
+// must not modify the frame; it is called outside the hub's lock, so it
+// may come once more just after the sink unsubscribed. An alias of the
+// literal type, so other packages can name it without importing this one.
 type Sink = interface{ Offer([]byte) }
 
 // PollView tells the hub a poll's options, state and visibility.
@@ -76,9 +76,19 @@ type Hub struct {
 	warned    map[shardKey]struct{}
 	wake      chan struct{} // a snapshot is held: Run refreshes
 
+	// Reused by fanOut between rounds (only Run's goroutine calls it).
+	round []offer
+	sinks []Sink
+
 	viewers prometheus.Gauge
 	frames  prometheus.Counter
 	dropped prometheus.Counter
+}
+
+// offer is one poll's part of a fan-out round: its frame for sinks[from:to].
+type offer struct {
+	frame    []byte
+	from, to int
 }
 
 type pollTotals struct {
@@ -283,22 +293,36 @@ func (h *Hub) interval() time.Duration {
 	return min(max(d, h.opts.Interval), max(h.opts.MaxInterval, h.opts.Interval))
 }
 
-// fanOut encodes each changed poll's frame once and offers it to all.
+// fanOut encodes each changed poll's frame once and offers it to all. The
+// lock covers only the encoding and a copy of the subscriber lists, not
+// the offers, so Subscribe, unsubscribe and Totals never wait behind a
+// whole round to every viewer.
 func (h *Hub) fanOut() {
+	round, sinks := h.round[:0], h.sinks[:0]
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for id, p := range h.polls {
 		if !p.dirty {
 			continue
 		}
 		p.dirty = false
 		p.frame = h.encode(id, p)
-		if p.frame == nil {
+		if p.frame == nil || len(p.subs) == 0 {
 			continue
 		}
+		from := len(sinks)
 		for s := range p.subs {
-			s.Offer(p.frame)
+			sinks = append(sinks, s)
 		}
-		h.frames.Add(float64(len(p.subs)))
+		round = append(round, offer{frame: p.frame, from: from, to: len(sinks)})
 	}
+	h.mu.Unlock()
+	for _, o := range round {
+		for _, s := range sinks[o.from:o.to] {
+			s.Offer(o.frame)
+		}
+	}
+	h.frames.Add(float64(len(sinks)))
+	clear(sinks) // hold no viewer that leaves before the next round
+	clear(round)
+	h.round, h.sinks = round[:0], sinks[:0]
 }

@@ -118,6 +118,43 @@ type nopSink struct{ n int }
 
 func (s *nopSink) Offer([]byte) { s.n++ }
 
+// reentrantSink reads the hub from inside Offer, as a slow viewer's
+// goroutines would while a round is under way.
+type reentrantSink struct {
+	h    *Hub
+	poll string
+	got  []int64
+}
+
+func (s *reentrantSink) Offer([]byte) {
+	t, _ := s.h.Totals(s.poll)
+	s.got = t.Counts
+	_, unsubscribe := s.h.Subscribe("other", &nopSink{})
+	unsubscribe()
+}
+
+// TestOffersAreMadeOutsideTheLock: a round's offers do not hold the hub,
+// so Totals, Subscribe and unsubscribe go on while thousands of viewers
+// are offered a frame (with the lock held, this sink deadlocks).
+func TestOffersAreMadeOutsideTheLock(t *testing.T) {
+	p := schema.Poll{ID: "lockfree01", Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsLive}
+	h, _ := New(Options{JS: struct{ jetstream.JetStream }{}, Polls: polls{p.ID: p}})
+	h.votesLast = math.MaxUint64
+	s := &reentrantSink{h: h, poll: p.ID}
+	h.Subscribe(p.ID, s)
+	h.apply(schema.Snapshot{Poll: p.ID, Shard: 0, Seq: 1, Counts: []int64{4, 2}})
+	done := make(chan struct{})
+	go func() { h.fanOut(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("fan-out round still running after 10s: the offer waits for the hub's lock")
+	}
+	if !slices.Equal(s.got, []int64{4, 2}) {
+		t.Fatalf("totals read during the offer: %v, want [4 2]", s.got)
+	}
+}
+
 // BenchmarkFanOut offers one poll's new totals to 10,000 viewers.
 func BenchmarkFanOut(b *testing.B) {
 	p := schema.Poll{ID: "benchbench", Options: []string{"a", "b", "c", "d"}, State: schema.Open, Results: schema.ResultsLive}
