@@ -69,6 +69,39 @@ func TestLostSnapshotIsRepublishedAtStart(t *testing.T) {
 	r.waitPublished(t)
 }
 
+// TestSnapshotTheStreamDidNotTakeIsPublishedAgain: while the TALLY stream
+// refuses snapshots (here: a message size limit below theirs; in a
+// cluster, a stream whose leader was killed) the snapshots of a burst of
+// votes are lost; once it takes them again, viewers must be shown the
+// true totals without waiting for another vote.
+func TestSnapshotTheStreamDidNotTakeIsPublishedAgain(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	limit := func(size int32) {
+		t.Helper()
+		st, err := r.js.Stream(ctx, schema.TallyStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := st.CachedInfo().Config
+		cfg.MaxMsgSize = size
+		if _, err := r.js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit(8)
+	stop := r.run(t, r.store)
+	defer stop()
+	r.publish(t, 0, 60)
+	want, _ := tally.RecountFromLog(ctx, r.js, r.poll, time.Time{})
+	r.waitStored(t, want.Counts)
+	if snaps, _ := tally.LastSnapshots(ctx, r.js, r.poll); len(snaps) != 0 {
+		t.Fatalf("the stream took %d snapshots over its size limit", len(snaps))
+	}
+	limit(schema.MaxSnapshotBytes)
+	r.waitPublished(t)
+}
+
 // TestForgedSnapshotDoesNotFreezeAShard: a snapshot whose sequence is
 // beyond the end of the log cannot be the tally's; a new owner replaces it
 // instead of waiting behind it forever.

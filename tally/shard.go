@@ -1,6 +1,7 @@
 package tally
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"log/slog"
@@ -26,6 +27,12 @@ type shardRunner struct {
 	// owed are the poll shards whose published snapshot may be behind
 	// their counts: a snapshot is owed once they are settled.
 	owed map[*PollShard]struct{}
+	// sent are snapshots published and not yet acknowledged by the TALLY
+	// stream: one that fails is owed again, so a snapshot lost while the
+	// stream has no leader does not leave viewers behind until the next
+	// vote on its shard.
+	sent            []sentSnapshot
+	snapshotFailing bool // logged once per outage
 	// eager are polls to load before the first event: their published
 	// totals disagree with the store (see Worker.staleShards).
 	eager []string
@@ -42,6 +49,12 @@ type shardRunner struct {
 	// settled is !unsettled(), for other goroutines (Worker.Owns).
 	settled atomic.Bool
 	failing bool // the store is refusing flushes; logged once per outage
+}
+
+type sentSnapshot struct {
+	ps  *PollShard
+	fut jetstream.PubAckFuture
+	at  time.Time
 }
 
 // flushResult is a finished background flush: the position it covers.
@@ -94,6 +107,8 @@ func (r *shardRunner) run(ctx context.Context) {
 		backoff  retryBackoff
 		retry    <-chan time.Time
 	)
+	reap := time.NewTicker(snapshotReap)
+	defer reap.Stop()
 	startFlush := func() {
 		if flushing || retry != nil || r.unsettled() {
 			return
@@ -146,6 +161,10 @@ func (r *shardRunner) run(ctx context.Context) {
 			backoff = retryBackoff{}
 		case <-retry:
 			retry = nil
+		case <-reap.C:
+			if r.reapSnapshots(log) {
+				r.publishSnapshots()
+			}
 		}
 		startFlush()
 	}
@@ -339,11 +358,24 @@ func (r *shardRunner) lastSnapshot(ctx context.Context, poll string) (schema.Sna
 	return s, true
 }
 
+const (
+	// snapshotReap is how often a runner looks at its unacknowledged
+	// snapshots.
+	snapshotReap = 250 * time.Millisecond
+	// snapshotAckWait is how long a snapshot may go unacknowledged before
+	// it counts as lost (a stream without a leader answers nothing).
+	snapshotAckWait = 5 * time.Second
+)
+
 // publishSnapshots publishes every owed snapshot of a settled poll shard
 // that differs from the last one published. A settled shard's counts are
 // the fold of the log up to its LastSeq, so a snapshot is never an
-// in-between state, and the stream's last snapshot never goes back.
+// in-between state, and the stream's last snapshot never goes back: the
+// runner publishes in order on one connection, and a failed one is
+// followed by the poll shard's state at the time of the retry, never by
+// the old one.
 func (r *shardRunner) publishSnapshots() {
+	var again []*PollShard
 	for ps := range r.owed {
 		if ps.settleAt > r.position {
 			continue // still replaying what a crash cut short
@@ -354,11 +386,60 @@ func (r *shardRunner) publishSnapshots() {
 			continue // the replay has not reached what is published, or agrees with it
 		}
 		s := schema.Snapshot{Poll: ps.Poll, Shard: ps.Shard, Seq: ps.LastSeq, Counts: slices.Clone(ps.Counts), Closed: ps.Closed}
-		if err := r.w.opts.NC.Publish(schema.SnapshotSubject(ps.Poll, ps.Shard), schema.EncodeSnapshot(s)); err != nil {
-			r.w.log.Warn("tally: publish snapshot", "poll", ps.Poll, "shard", ps.Shard, "err", err)
+		fut, err := r.w.opts.JS.PublishAsync(schema.SnapshotSubject(ps.Poll, ps.Shard), schema.EncodeSnapshot(s))
+		if err != nil {
+			r.snapshotFailed(err)
+			again = append(again, ps)
 			continue
 		}
 		ps.published = s
+		r.sent = append(r.sent, sentSnapshot{ps: ps, fut: fut, at: time.Now()})
+	}
+	for _, ps := range again {
+		r.owed[ps] = struct{}{}
+	}
+}
+
+// reapSnapshots drops the acknowledged snapshots and owes again those the
+// stream did not take; it reports whether any is owed again.
+func (r *shardRunner) reapSnapshots(log *slog.Logger) (owed bool) {
+	kept := r.sent[:0]
+	acked := false
+	now := time.Now()
+	for _, s := range r.sent {
+		var err error
+		select {
+		case <-s.fut.Ok():
+			acked = true
+			continue
+		case err = <-s.fut.Err():
+		default:
+			if now.Sub(s.at) < snapshotAckWait {
+				kept = append(kept, s)
+				continue
+			}
+			err = fmt.Errorf("no PubAck within %v", snapshotAckWait)
+		}
+		r.snapshotFailed(err)
+		// What the stream holds is unknown now: publish the state again
+		// even if it has not changed since.
+		s.ps.published.Counts = nil
+		r.owed[s.ps] = struct{}{}
+		owed = true
+	}
+	clear(r.sent[len(kept):])
+	r.sent = kept
+	if acked && !owed && r.snapshotFailing {
+		r.snapshotFailing = false
+		log.Info("tally: snapshots acknowledged again")
+	}
+	return owed
+}
+
+func (r *shardRunner) snapshotFailed(err error) {
+	if !r.snapshotFailing {
+		r.snapshotFailing = true
+		r.w.log.Warn("tally: publish snapshot; retrying until the TALLY stream acknowledges", "shard", r.idx, "err", err)
 	}
 }
 
