@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -211,6 +213,13 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 		watchers[p.ID] = watch(edge1.dial(p.ID, "watcher-"+p.ID))
 	}
 	probe := newProber(t, edge1)
+	probe.diagnose = func() string {
+		var b strings.Builder
+		for i, addr := range tallyAddrs {
+			fmt.Fprintf(&b, "tally %d: %s\n", i+1, tallyMetrics(addr))
+		}
+		return b.String()
+	}
 	users := chaosViewers(t)
 	const maxRounds = 60 // a bound on each viewer's votes (a change poll takes 64 frames a user)
 	const pace = 3 * time.Second
@@ -387,6 +396,25 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	for _, f := range probe.figures {
 		t.Log(f)
 	}
+}
+
+// tallyMetrics is the votecast_tally_* lines of a tally node's /metrics,
+// or why there are none.
+func tallyMetrics(addr string) string {
+	client := http.Client{Timeout: 2 * time.Second}
+	res, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	var lines []string
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, "votecast_tally_") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }
 
 // watcher keeps the newest totals a connected viewer was shown, reading

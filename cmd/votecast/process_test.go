@@ -131,7 +131,14 @@ func runProcess(t *testing.T, args ...string) (*process, <-chan string) {
 		p.err = cmd.Wait()
 		close(p.exited)
 	}()
-	t.Cleanup(func() { p.kill(t) })
+	t.Cleanup(func() {
+		p.kill(t)
+		if t.Failed() {
+			// What the process said (its warnings and errors) is the
+			// first thing a failed run needs.
+			t.Logf("votecast %s (pid %d) log, last lines:\n%s", strings.Join(args, " "), cmd.Process.Pid, strings.Join(p.stderr[max(0, len(p.stderr)-30):], "\n"))
+		}
+	})
 	return p, running
 }
 
