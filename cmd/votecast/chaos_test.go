@@ -354,8 +354,8 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 		}
 	}
 	slices.Sort(waits)
-	t.Logf("%d viewers, %d votes answered in %v (%.0f a second); a final answer took %v at p50, %v at p99, %v at most",
-		users, len(waits), lastAnswer.Sub(started).Round(time.Second), float64(len(waits))/lastAnswer.Sub(started).Seconds(),
+	t.Logf("figure: %s: %d viewers, %d votes answered in %v (%.0f a second); a final answer took %v at p50, %v at p99, %v at most",
+		t.Name(), users, len(waits), lastAnswer.Sub(started).Round(time.Second), float64(len(waits))/lastAnswer.Sub(started).Seconds(),
 		waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)*99/100].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond))
 
 	// What the viewers were told decides the totals: the votes they were
@@ -391,10 +391,10 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 		})
 		t.Logf("poll %s (%d votes each, change %v): %v, and recount agrees", p.ID, p.VotesPerUser, p.AllowChange, want[p.ID])
 	}
-	t.Logf("every watcher was shown the true totals %v after the last answer", time.Since(lastAnswer).Round(time.Millisecond))
+	t.Logf("figure: %s: every watcher was shown the true totals %v after the last answer", t.Name(), time.Since(lastAnswer).Round(time.Millisecond))
 	probe.check()
 	for _, f := range probe.figures {
-		t.Log(f)
+		t.Logf("figure: %s: %s", t.Name(), f)
 	}
 }
 
@@ -479,7 +479,7 @@ func TestNoQuorumAnswersRetry(t *testing.T) {
 	if a.status != schema.StatusRetry || a.retryAfter <= 0 {
 		t.Fatalf("vote without a quorum: %s (%s), want retry with retry_after_ms", a.status, a.reason)
 	}
-	t.Logf("without a quorum: %s (%s) after %v", a.status, a.reason, time.Since(start).Round(time.Millisecond))
+	t.Logf("figure: without a quorum an edge answered %s (%s) after %v", a.status, a.reason, time.Since(start).Round(time.Millisecond))
 	c.startNATS(1)
 	c.startNATS(2)
 	st, reason, _, err := v.voteFinal("k", 1, 1, 20)
