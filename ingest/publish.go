@@ -78,7 +78,8 @@ func (v *viewer) vote(f schema.VoteFrame) {
 		return
 	}
 	v.s.pending.Add(1)
-	go v.await(fut, stalled, poll, shard, f, start)
+	v.s.startAcker()
+	v.s.published <- published{v: v, fut: fut, stalled: stalled, poll: poll, shard: shard, f: f, start: start}
 }
 
 // refuse says why a frame can never count, or "".
@@ -102,45 +103,6 @@ func refuse(p *schema.Poll, f schema.VoteFrame) string {
 	return ""
 }
 
-// await answers a vote once its PubAck (or failure) is in, or the log
-// stalls. A vote answered retry may still reach the log: the viewer
-// resends it with the same key, and it counts once.
-func (v *viewer) await(fut jetstream.PubAckFuture, stalled <-chan struct{}, poll schema.Poll, shard int, f schema.VoteFrame, start time.Time) {
-	defer v.s.pending.Done()
-	defer func() { <-v.s.inFlight }()
-	timer := time.NewTimer(v.s.opts.PublishTimeout)
-	defer timer.Stop()
-	var a schema.Ack
-	select {
-	case ack := <-fut.Ok():
-		v.s.stall.acked.Add(1)
-		v.s.metrics.ackSeconds.Observe(time.Since(start).Seconds())
-		a = v.resolve(ack, poll, shard, f)
-	case <-fut.Err():
-		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log unavailable", RetryAfterMS: 500 + rand.IntN(1000)}
-	case <-timer.C:
-		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log slow", RetryAfterMS: 500 + rand.IntN(1000)}
-	case <-stalled:
-		a = schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log stalled", RetryAfterMS: 1000 + rand.IntN(1000)}
-	}
-	vs := v.votes
-	vs.mu.Lock()
-	switch a.Status {
-	case schema.StatusAccepted:
-		vs.keys[f.ID] = a.Status
-		vs.used += f.Count
-	case schema.StatusDuplicate:
-		vs.keys[f.ID] = a.Status
-		if poll.VotesPerUser == 1 && !poll.AllowChange {
-			vs.used = 1
-		}
-	default:
-		delete(vs.keys, f.ID) // a retry of this key must publish again
-	}
-	vs.mu.Unlock()
-	v.answer(a)
-}
-
 // resolve turns a PubAck into an answer. While the poll is open that is
 // accepted; once it is closing, the vote counts only if it stands before
 // its shard's close marker, so the answer waits for the markers.
@@ -158,7 +120,7 @@ func (v *viewer) resolve(ack *jetstream.PubAck, poll schema.Poll, shard int, f s
 		}
 		return a
 	}
-	if now, ok := v.s.opts.Polls.Get(poll.ID); ok && now.State == schema.Open {
+	if v.stillOpen(poll.ID) {
 		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

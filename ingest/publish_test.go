@@ -56,6 +56,7 @@ func newTestServer(tb testing.TB, spec schema.PollSpec) (*Server, schema.Poll, j
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(s.Stop)
 	return s, p, js
 }
 

@@ -20,6 +20,7 @@ func TestRefuseVotesAnswersAnErrorAndPublishesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Stop)
 	v, acks := testViewer(t, r, "u1", p.ID)
 	tests := []struct {
 		name  string
@@ -63,6 +64,7 @@ func TestNoFeedServesAViewer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Stop)
 	v, acks := testViewer(t, r, "u1", p.ID)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

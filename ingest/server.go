@@ -91,6 +91,13 @@ type Server struct {
 	metrics  *metrics
 	patterns []string
 	inFlight chan struct{} // a token per publish awaiting its PubAck
+	// published queues the votes in flight, in publish order, for
+	// ackLoop; its capacity is MaxInFlight, so a vote holding a token
+	// never waits to be queued.
+	published chan published
+	ackOnce   sync.Once
+	ackStop   chan struct{}
+	ackDone   chan struct{}
 	stall    *stall
 
 	conns   atomic.Int64
@@ -163,6 +170,7 @@ func New(opts Options) (*Server, error) {
 	return &Server{
 		opts: opts, log: opts.Logger.With("role", "ingest"), metrics: newMetrics(opts.Registerer),
 		patterns: patterns, inFlight: make(chan struct{}, opts.MaxInFlight), stall: newStall(opts.StallTimeout),
+		published: make(chan published, opts.MaxInFlight), ackStop: make(chan struct{}), ackDone: make(chan struct{}),
 		perIP: map[string]int{}, viewers: map[*viewer]struct{}{},
 		janitorStop: make(chan struct{}), janitorDone: make(chan struct{}),
 	}, nil
@@ -309,14 +317,22 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 }
 
-// Stop ends the janitor; call it last, after the HTTP server has shut down.
-// Safe to call twice.
+// startAcker starts ackLoop on the first vote; Stop ends it.
+func (s *Server) startAcker() { s.ackOnce.Do(func() { go s.ackLoop() }) }
+
+// Stop ends the janitor and the answering of PubAcks; call it last, after
+// the HTTP server has shut down and Close has waited for the votes in
+// flight. Safe to call twice.
 func (s *Server) Stop() {
-	started := true
+	started, acking := true, true
 	s.janitorOnce.Do(func() { started = false })
-	s.closeOnce.Do(func() { close(s.janitorStop) })
+	s.ackOnce.Do(func() { acking = false })
+	s.closeOnce.Do(func() { close(s.janitorStop); close(s.ackStop) })
 	if started {
 		<-s.janitorDone
+	}
+	if acking {
+		<-s.ackDone
 	}
 }
 

@@ -99,7 +99,7 @@ func serve(ctx context.Context, c serveConfig) error {
 	if c.roles == 0 {
 		c.roles = node.AllRoles
 	}
-	if c.stall <= 0 {
+	if c.stall < 0 {
 		return fmt.Errorf("--stall-timeout %v: want a positive duration such as 2s", c.stall)
 	}
 	serves := c.roles.Has(node.Ingest) || c.roles.Has(node.Broadcast)
