@@ -98,7 +98,7 @@ type Server struct {
 	ackOnce   sync.Once
 	ackStop   chan struct{}
 	ackDone   chan struct{}
-	stall    *stall
+	stall     *stall
 
 	conns   atomic.Int64
 	mu      sync.Mutex
