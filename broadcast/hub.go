@@ -53,6 +53,11 @@ type Options struct {
 	MaxDeliveries int
 	// MaxInterval bounds that stretching; zero value: 1s.
 	MaxInterval time.Duration
+	// HoldFor is how long a snapshot whose sequence the VOTES stream's
+	// info has not reached is held and checked again before it is
+	// dropped as no tally's (seqguard.go); zero value: 5s. The stream's
+	// info can lag what its consumers have delivered.
+	HoldFor time.Duration
 	// Logger; zero value: slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the hub's metrics; zero value: none.
@@ -72,7 +77,7 @@ type Hub struct {
 	// The check of snapshots against the VOTES stream (seqguard.go),
 	// under mu.
 	votesLast uint64 // the highest last sequence of VOTES seen
-	held      map[shardKey][]schema.Snapshot
+	held      map[shardKey][]heldSnapshot
 	warned    map[shardKey]struct{}
 	wake      chan struct{} // a snapshot is held: Run refreshes
 
@@ -112,12 +117,15 @@ func New(opts Options) (*Hub, error) {
 	if opts.MaxInterval == 0 {
 		opts.MaxInterval = time.Second
 	}
+	if opts.HoldFor == 0 {
+		opts.HoldFor = 5 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	h := &Hub{
 		opts: opts, log: opts.Logger.With("role", "broadcast"), polls: map[string]*pollTotals{},
-		held: map[shardKey][]schema.Snapshot{}, warned: map[shardKey]struct{}{}, wake: make(chan struct{}, 1),
+		held: map[shardKey][]heldSnapshot{}, warned: map[shardKey]struct{}{}, wake: make(chan struct{}, 1),
 		viewers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "votecast_broadcast_viewers", Help: "Viewer connections subscribed to totals."}),
 		frames:  prometheus.NewCounter(prometheus.CounterOpts{Name: "votecast_broadcast_frames_total", Help: "Results frames offered to viewers."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "votecast_broadcast_snapshots_ignored_total", Help: "Snapshots ignored for a sequence beyond the votes log."}),
@@ -186,7 +194,7 @@ func (h *Hub) apply(s schema.Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.Seq > h.votesLast {
-		h.hold(s)
+		h.hold(heldSnapshot{s, time.Now()})
 		return
 	}
 	h.store(s)

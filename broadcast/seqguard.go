@@ -15,8 +15,13 @@ import (
 // is was not made by a tally (a forgery on the TALLY subjects, or a bug)
 // and, kept, would freeze its shard at made-up counts: totals never go
 // back by sequence. The hub keeps the highest last sequence it has seen; a
-// snapshot at or below it is applied at once, one above it is held until a
-// refresh of the stream's info, run by Run one at a time, decides.
+// snapshot at or below it is applied at once, one above it is held and
+// checked by refreshes of the stream's info, run by Run one at a time,
+// until one covers it or HoldFor has passed. The grace matters: in a
+// cluster the stream's info can lag what a tally has already read from the
+// log (the chaos test and the README's cluster commands both met a
+// snapshot at sequence 199 against an info of 174), and a real snapshot
+// dropped would leave its shard's totals behind until the next vote there.
 
 const (
 	// maxHeldPerShard bounds what a shard holds between refreshes. The
@@ -34,15 +39,23 @@ type shardKey struct {
 	shard int
 }
 
-// hold keeps s for the next refresh; the caller holds h.mu.
-func (h *Hub) hold(s schema.Snapshot) {
+// heldSnapshot is a snapshot waiting for the stream's info to cover it,
+// held since a time.
+type heldSnapshot struct {
+	s     schema.Snapshot
+	since time.Time
+}
+
+// hold keeps a snapshot for the next refresh; the caller holds h.mu.
+func (h *Hub) hold(hs heldSnapshot) {
+	s := hs.s
 	k := shardKey{s.Poll, s.Shard}
 	held := h.held[k]
-	i, found := slices.BinarySearchFunc(held, s.Seq, func(x schema.Snapshot, seq uint64) int { return cmp.Compare(x.Seq, seq) })
+	i, found := slices.BinarySearchFunc(held, s.Seq, func(x heldSnapshot, seq uint64) int { return cmp.Compare(x.s.Seq, seq) })
 	if found {
-		held[i] = s // the newer of two with one sequence, as store would
+		held[i].s = s // the newer of two with one sequence, as store would
 	} else {
-		held = slices.Insert(held, i, s)
+		held = slices.Insert(held, i, hs)
 	}
 	if len(held) > maxHeldPerShard {
 		held = slices.Delete(held, 0, 1)
@@ -57,43 +70,49 @@ func (h *Hub) hold(s schema.Snapshot) {
 // takeHeld hands the held snapshots to a refresh about to start: only
 // those are dropped if it finds them uncovered, since a snapshot that
 // arrives later may fold an event the stream took after the info was read.
-func (h *Hub) takeHeld() map[shardKey][]schema.Snapshot {
+func (h *Hub) takeHeld() map[shardKey][]heldSnapshot {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.held) == 0 {
 		return nil
 	}
 	batch := h.held
-	h.held = map[shardKey][]schema.Snapshot{}
+	h.held = map[shardKey][]heldSnapshot{}
 	return batch
 }
 
 // settle records the stream's last sequence: the batch's snapshots it
-// covers are applied, the rest dropped (logged once per poll shard), and
-// later arrivals it covers are applied too.
-func (h *Hub) settle(batch map[shardKey][]schema.Snapshot, last uint64) {
+// covers are applied, the others are held again until HoldFor has passed
+// and then dropped (logged once per poll shard), and later arrivals it
+// covers are applied too.
+func (h *Hub) settle(batch map[shardKey][]heldSnapshot, last uint64, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.votesLast = max(h.votesLast, last)
 	for k, held := range batch {
-		for _, s := range held { // ascending: the highest covered one wins
+		for _, hs := range held { // ascending: the highest covered one wins
+			s := hs.s
 			if s.Seq <= h.votesLast {
 				h.store(s)
+				continue
+			}
+			if now.Sub(hs.since) < h.opts.HoldFor {
+				h.hold(hs) // the stream's info may be behind: ask again
 				continue
 			}
 			h.dropped.Inc()
 			if _, ok := h.warned[k]; !ok && len(h.warned) < maxWarned {
 				h.warned[k] = struct{}{}
 				h.log.Warn("broadcast: ignored a snapshot beyond the votes log; no tally published it",
-					"poll", k.poll, "shard", k.shard, "seq", s.Seq, "votes_last_seq", h.votesLast)
+					"poll", k.poll, "shard", k.shard, "seq", s.Seq, "votes_last_seq", h.votesLast, "held_for", h.opts.HoldFor)
 			}
 		}
 	}
 	for k, held := range h.held {
 		n := 0
-		for _, s := range held {
-			if s.Seq <= h.votesLast {
-				h.store(s)
+		for _, hs := range held {
+			if hs.s.Seq <= h.votesLast {
+				h.store(hs.s)
 				n++
 			}
 		}
@@ -106,15 +125,15 @@ func (h *Hub) settle(batch map[shardKey][]schema.Snapshot, last uint64) {
 }
 
 // unsettled puts a batch back after a failed refresh, for the next one.
-func (h *Hub) unsettled(batch map[shardKey][]schema.Snapshot) {
+func (h *Hub) unsettled(batch map[shardKey][]heldSnapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, held := range batch {
-		for _, s := range held {
-			if s.Seq <= h.votesLast {
-				h.store(s)
+		for _, hs := range held {
+			if hs.s.Seq <= h.votesLast {
+				h.store(hs.s)
 			} else {
-				h.hold(s)
+				h.hold(hs)
 			}
 		}
 	}
@@ -134,7 +153,7 @@ type refresher struct {
 }
 
 type refreshResult struct {
-	batch map[shardKey][]schema.Snapshot
+	batch map[shardKey][]heldSnapshot
 	last  uint64
 	err   error
 }
@@ -183,7 +202,7 @@ func (r *refresher) finish(ctx context.Context, res refreshResult) {
 			r.h.log.Warn("broadcast: cannot check snapshots against the votes log; holding them", "err", res.err)
 		}
 	} else {
-		r.h.settle(res.batch, res.last)
+		r.h.settle(res.batch, res.last, time.Now())
 		r.failures = 0
 	}
 	r.kick(ctx)
