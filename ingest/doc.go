@@ -13,10 +13,12 @@
 // gets a clear answer (HTTP 503 or an ack "retry" with retry_after_ms),
 // never a timeout; only a flood far past the rate limit closes a connection.
 //
-// Concurrency: each connection has two goroutines, its reader (the HTTP
-// handler's) and its writer, plus one short-lived goroutine per vote in
-// flight; one janitor goroutine per Server closes sockets stuck in a write
-// (no timer per write). Server.Close stops accepting and waits for
-// in-flight publishes; GoingAway closes the sockets with 1001; Stop ends
-// the janitor.
+// Concurrency: each connection has its reader (the HTTP handler's
+// goroutine) and, while frames are owed, a writer. Per Server, one
+// goroutine answers PubAcks in publish order (acker.go: no goroutine or
+// timer per vote in flight), and one janitor closes sockets stuck in a
+// write (no timer per write) and watches the log for a stall (stall.go).
+// Server.Close stops accepting and waits for in-flight publishes;
+// GoingAway closes the sockets with 1001; Stop ends the janitor and the
+// acker.
 package ingest
