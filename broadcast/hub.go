@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -53,6 +54,18 @@ type Options struct {
 	MaxDeliveries int
 	// MaxInterval bounds that stretching; zero value: 1s.
 	MaxInterval time.Duration
+	// VotesWaiting, when set, reports whether this node has votes
+	// waiting for the log. While it does, fan-out rounds are spaced so
+	// that totals take at most FanoutShare of the node's CPU: a spike's
+	// acks come before repainting its totals. Zero value: never.
+	VotesWaiting func() bool
+	// FanoutShare is that share of the node's cores (GOMAXPROCS); zero
+	// value: 0.25.
+	FanoutShare float64
+	// DeliveryCost is the CPU one delivered totals frame costs, for that
+	// budget; zero value: 30µs (scripts/bench and scripts/bench-cluster
+	// measured 16–35 µs per delivery on this project's 2-core machine).
+	DeliveryCost time.Duration
 	// HoldFor is how long a snapshot whose sequence the VOTES stream's
 	// info has not reached is held and checked again before it is
 	// dropped as no tally's (seqguard.go); zero value: 5s. The stream's
@@ -116,6 +129,12 @@ func New(opts Options) (*Hub, error) {
 	}
 	if opts.MaxInterval == 0 {
 		opts.MaxInterval = time.Second
+	}
+	if opts.FanoutShare == 0 {
+		opts.FanoutShare = 0.25
+	}
+	if opts.DeliveryCost == 0 {
+		opts.DeliveryCost = 30 * time.Microsecond
 	}
 	if opts.HoldFor == 0 {
 		opts.HoldFor = 5 * time.Second
@@ -292,12 +311,18 @@ func (h *Hub) Viewers() map[string]int {
 }
 
 // interval is the time between fan-out rounds for the current audience:
-// Interval, stretched so that rounds stay within MaxDeliveries per second.
+// Interval, stretched so that rounds stay within MaxDeliveries per second
+// and, while votes wait for the log, within FanoutShare of the node's CPU;
+// never past MaxInterval.
 func (h *Hub) interval() time.Duration {
 	h.mu.Lock()
 	n := h.viewerN
 	h.mu.Unlock()
 	d := time.Duration(float64(n) / float64(h.opts.MaxDeliveries) * float64(time.Second))
+	if h.opts.VotesWaiting != nil && h.opts.VotesWaiting() {
+		budget := h.opts.FanoutShare * float64(runtime.GOMAXPROCS(0))
+		d = max(d, time.Duration(float64(n)*float64(h.opts.DeliveryCost)/budget))
+	}
 	return min(max(d, h.opts.Interval), max(h.opts.MaxInterval, h.opts.Interval))
 }
 

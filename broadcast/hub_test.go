@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -172,21 +173,28 @@ func BenchmarkFanOut(b *testing.B) {
 }
 
 func TestIntervalStretchesWithTheAudience(t *testing.T) {
+	cores := time.Duration(runtime.GOMAXPROCS(0))
 	tests := []struct {
 		viewers int
+		waiting bool // votes wait for the log
 		want    time.Duration
 	}{
-		{0, 100 * time.Millisecond},
-		{10_000, 100 * time.Millisecond},
-		{20_000, 200 * time.Millisecond},
-		{80_000, 800 * time.Millisecond},
-		{1_000_000, time.Second},
+		{0, false, 100 * time.Millisecond},
+		{10_000, false, 100 * time.Millisecond},
+		{20_000, false, 200 * time.Millisecond},
+		{80_000, false, 800 * time.Millisecond},
+		{1_000_000, false, time.Second},
+		{0, true, 100 * time.Millisecond},
+		// 30µs a frame within a quarter of the cores.
+		{1_000, true, max(100*time.Millisecond, 1_000*30*time.Microsecond*4/cores)},
+		{5_000, true, min(time.Second, max(100*time.Millisecond, 5_000*30*time.Microsecond*4/cores))},
+		{1_000_000, true, time.Second},
 	}
 	for _, tc := range tests {
-		h, _ := New(Options{JS: struct{ jetstream.JetStream }{}, Polls: polls{}})
+		h, _ := New(Options{JS: struct{ jetstream.JetStream }{}, Polls: polls{}, VotesWaiting: func() bool { return tc.waiting }})
 		h.viewerN = tc.viewers
 		if got := h.interval(); got != tc.want {
-			t.Errorf("%d viewers: interval %v, want %v", tc.viewers, got, tc.want)
+			t.Errorf("%d viewers, votes waiting %v: interval %v, want %v", tc.viewers, tc.waiting, got, tc.want)
 		}
 	}
 }

@@ -128,6 +128,10 @@ func (s *Server) count(status string) {
 	}
 }
 
+// Waiting reports whether votes wait for their PubAck: the broadcast
+// role spaces its totals while they do.
+func (s *Server) Waiting() bool { return len(s.inFlight) > 0 }
+
 // AckCounts returns the answers given since start, by status.
 func (s *Server) AckCounts() map[string]int64 {
 	out := make(map[string]int64, len(statuses))

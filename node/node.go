@@ -92,6 +92,9 @@ type Options struct {
 	// MaxDeliveries caps the totals frames per second this node writes;
 	// zero value: broadcast's (100,000).
 	MaxDeliveries int
+	// FanoutShare is the share of the node's CPU totals may take while
+	// votes wait for the log; zero value: broadcast's (0.25).
+	FanoutShare float64
 	// MaxInFlight caps publishes awaiting a PubAck; zero value: ingest's
 	// (4096).
 	MaxInFlight int
@@ -203,7 +206,10 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 	if opts.Roles.Has(Broadcast) {
 		hub, err = broadcast.New(broadcast.Options{
 			JS: opts.JS, Polls: catalog, Interval: opts.TotalsInterval, MaxDeliveries: opts.MaxDeliveries,
-			Logger: n.log, Registerer: reg,
+			FanoutShare: opts.FanoutShare,
+			// n.ing is set before the hub runs, and never again.
+			VotesWaiting: func() bool { return n.ing != nil && n.ing.Waiting() },
+			Logger:       n.log, Registerer: reg,
 		})
 		if err != nil {
 			return nil, err

@@ -35,6 +35,7 @@ type serveConfig struct {
 	maxDeliver   int
 	maxInFlight  int
 	stall        time.Duration
+	fanoutShare  float64
 	maxConns     int
 	maxConnsIP   int
 	voteRate     float64
@@ -78,6 +79,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.shards, "shards", 16, "shard count of new polls")
 	fs.DurationVar(&c.interval, "totals-interval", 100*time.Millisecond, "shortest time between two totals frames of a poll")
 	fs.IntVar(&c.maxDeliver, "max-deliveries", 100_000, "totals frames per second this node writes in all; the interval stretches (up to 1s) past it")
+	fs.Float64Var(&c.fanoutShare, "fanout-share", 0.25, "share of this node's CPU totals may take while votes wait for the log; the interval stretches (up to 1s) to keep it")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 4096, "publishes awaiting a PubAck before votes get retry")
 	fs.DurationVar(&c.stall, "stall-timeout", 2*time.Second, "answer waiting votes retry when the log has acknowledged nothing for this long (no quorum, a dead leader)")
 	fs.IntVar(&c.maxConns, "max-conns", 200_000, "viewer connections on this node")
@@ -98,6 +100,9 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	if c.roles == 0 {
 		c.roles = node.AllRoles
+	}
+	if c.fanoutShare < 0 || c.fanoutShare > 1 {
+		return fmt.Errorf("--fanout-share %v: want a share of the CPU between 0 and 1, such as 0.25", c.fanoutShare)
 	}
 	if c.stall < 0 {
 		return fmt.Errorf("--stall-timeout %v: want a positive duration such as 2s", c.stall)
@@ -136,7 +141,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		Roles: c.roles, NC: link.nc, JS: link.js, NodeID: nodeID, HTTPAddr: c.httpAddr,
 		AdminToken: c.adminToken, Identity: ids, AllowOrigins: splitList(c.allowOrigins),
 		OpenStore: func(ctx context.Context) (tally.Store, error) { return c.store.open(ctx, c.nats.dir, log) },
-		Shards:    c.shards, TotalsInterval: c.interval, MaxDeliveries: c.maxDeliver,
+		Shards:    c.shards, TotalsInterval: c.interval, MaxDeliveries: c.maxDeliver, FanoutShare: c.fanoutShare,
 		MaxInFlight: c.maxInFlight, StallTimeout: c.stall, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
 		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate),
 		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
