@@ -172,7 +172,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			return
 		}
 		h.apply(s)
-	})
+	}, jetstream.PullHeartbeat(schema.ConsumerHeartbeat))
 	if err != nil {
 		return fmt.Errorf("broadcast: consume snapshots: %w", err)
 	}

@@ -117,3 +117,9 @@ type BallotAnswer struct {
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 }
+
+// ConsumerHeartbeat is the idle heartbeat of the tally's and broadcast's
+// consumers of the log: two missed ones and the client recreates its
+// consumer elsewhere, so a killed NATS node holds their reads up for
+// about twice this (nats.go's default, 5 s, made it 10 s and more).
+const ConsumerHeartbeat = time.Second

@@ -84,7 +84,7 @@ func (r *shardRunner) run(ctx context.Context) {
 		case msgs <- m:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(max), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessages(max), jetstream.PullHeartbeat(schema.ConsumerHeartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if !errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
 			log.Warn("tally: read the log", "err", err)
 		}

@@ -300,6 +300,15 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 		{"SIGSTOP tally 2 past its leases, then SIGCONT", func() {
 			_ = tally2.cmd.Process.Signal(syscall.SIGSTOP)
 			stopped := time.Now()
+			// Its indices must move while it sleeps: tally 1 (tally 3
+			// is not up yet) ends up owning all of them, settled.
+			await.For(t, schema.OwnerLeaseTTL+30*time.Second, func() string {
+				if n := ownedShards(tallyAddrs[0]); n != 8 {
+					return fmt.Sprintf("tally 1 owns %d of the 8 shard indices %v after tally 2 was paused", n, time.Since(stopped).Round(time.Millisecond))
+				}
+				return ""
+			})
+			t.Logf("figure: %s: the paused tally node's indices moved after %v", t.Name(), time.Since(stopped).Round(10*time.Millisecond))
 			await.Until(t, time.Minute, "a pause past the lease", func() bool { return time.Since(stopped) > schema.OwnerLeaseTTL+2*time.Second })
 			_ = tally2.cmd.Process.Signal(syscall.SIGCONT)
 		}},
@@ -415,6 +424,19 @@ func tallyMetrics(addr string) string {
 		}
 	}
 	return strings.Join(lines, "; ")
+}
+
+// ownedShards is a tally node's votecast_tally_owned_shards, or -1.
+func ownedShards(addr string) int {
+	for _, l := range strings.Split(tallyMetrics(addr), "; ") {
+		if v, ok := strings.CutPrefix(l, "votecast_tally_owned_shards "); ok {
+			n, err := strconv.Atoi(v)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // watcher keeps the newest totals a connected viewer was shown, reading
