@@ -217,10 +217,15 @@ func TestSpareTallyStandsBy(t *testing.T) {
 		return fmt.Sprintf("shard indices per tally node %v, want one node holding the one index", got)
 	})
 	spare := 1 - owner
+	// Each node's readiness follows its own last look at the owners
+	// (every 2 s): both must come to 200.
 	for i, s := range tallies {
-		if code := getStatus(t, "http://"+s.addr+"/readyz"); code != http.StatusOK {
-			t.Fatalf("tally node %d (owner: %v) /readyz: %d, want 200", i, i == owner, code)
-		}
+		await.For(t, 20*time.Second, func() string {
+			if code := getStatus(t, "http://"+s.addr+"/readyz"); code != http.StatusOK {
+				return fmt.Sprintf("tally node %d (owner: %v) /readyz: %d, want 200", i, i == owner, code)
+			}
+			return ""
+		})
 	}
 	procs[owner].kill(t)
 	await.For(t, 40*time.Second, func() string {
