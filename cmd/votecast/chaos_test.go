@@ -357,15 +357,25 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	}
 	lastAnswer := time.Now()
 	var waits []time.Duration
+	slow := map[string]int{} // the slowest 1% of answers, by poll kind and answer
 	for _, rs := range results {
 		for _, r := range rs {
 			waits = append(waits, r.took)
 		}
 	}
 	slices.Sort(waits)
-	t.Logf("figure: %s: %d viewers, %d votes answered in %v (%.0f a second); a final answer took %v at p50, %v at p99, %v at most",
+	p99 := waits[len(waits)*99/100]
+	kinds := map[string]string{one.ID: "one vote", budget.ID: "budget (closed mid-run)", change.ID: "change allowed"}
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.took >= p99 {
+				slow[kinds[r.vote.poll]+": "+r.status+" "+r.reason]++
+			}
+		}
+	}
+	t.Logf("figure: %s: %d viewers, %d votes answered in %v (%.0f a second); a final answer took %v at p50, %v at p99, %v at most; the slowest 1%%: %v",
 		t.Name(), users, len(waits), lastAnswer.Sub(started).Round(time.Second), float64(len(waits))/lastAnswer.Sub(started).Seconds(),
-		waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)*99/100].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond))
+		waits[len(waits)/2].Round(time.Millisecond), p99.Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond), slow)
 
 	// What the viewers were told decides the totals: the votes they were
 	// told are in the log (accepted, or a resend "already counted"), in
