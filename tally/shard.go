@@ -162,7 +162,9 @@ func (r *shardRunner) run(ctx context.Context) {
 		case <-retry:
 			retry = nil
 		case <-reap.C:
-			if r.reapSnapshots(log) {
+			// Also retries what PublishAsync refused outright (too many
+			// pending), which never reached sent.
+			if r.reapSnapshots(log) || len(r.owed) > 0 {
 				r.publishSnapshots()
 			}
 		}
