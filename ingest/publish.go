@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -111,7 +112,14 @@ func (v *viewer) resolve(ack *jetstream.PubAck, poll schema.Poll, shard int, f s
 		// JetStream names the stored message. If it is this very frame
 		// (a resend after "retry" or a lost answer), the vote is in the
 		// log: say so, so the viewer is not told it voted twice.
-		if !v.s.sameFrame(&poll, ack.Sequence, v.user, f.ID) {
+		same, err := v.s.sameFrame(&poll, ack.Sequence, v.user, f.ID)
+		if err != nil {
+			// Unknown, not "already voted": the stored vote may be this
+			// very frame, which counted (the chaos test caught a read
+			// failing while the log changed leaders).
+			return schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "vote log unavailable", RetryAfterMS: 500 + rand.IntN(1000)}
+		}
+		if !same {
 			return schema.Ack{ID: f.ID, Status: schema.StatusDuplicate, Reason: "already voted"}
 		}
 		a := v.resolve(&jetstream.PubAck{Stream: ack.Stream, Sequence: ack.Sequence}, poll, shard, f)
@@ -144,23 +152,27 @@ func (v *viewer) forget(id string) {
 
 // sameFrame reports whether the vote stored at seq is the frame with this
 // client key. With a per-frame dedup key it always is; with the per-user
-// key of a one-vote poll the stored event is read (rare: only repeats).
-func (s *Server) sameFrame(p *schema.Poll, seq uint64, user, clientKey string) bool {
+// key of a one-vote poll the stored event is read (rare: only repeats). A
+// read that fails is an error, never a "no".
+func (s *Server) sameFrame(p *schema.Poll, seq uint64, user, clientKey string) (bool, error) {
 	if !schema.DedupPerUser(p) {
-		return true
+		return true, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	stream, err := s.votesStream(ctx)
 	if err != nil {
-		return false
+		return false, err
 	}
 	m, err := stream.GetMsg(ctx, seq)
 	if err != nil {
-		return false
+		return false, fmt.Errorf("read the stored vote at %d: %w", seq, err)
 	}
 	ev, err := schema.DecodeEvent(m.Data)
-	return err == nil && ev.User == user && ev.ClientKey == clientKey
+	if err != nil {
+		return false, fmt.Errorf("decode the stored vote at %d: %w", seq, err)
+	}
+	return ev.User == user && ev.ClientKey == clientKey, nil
 }
 
 // votesStream returns the VOTES stream handle, looked up once.

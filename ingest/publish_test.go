@@ -192,3 +192,32 @@ func BenchmarkPublishPipeline(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "votes/s")
 }
+
+// TestUnreadableOriginalAnswersRetry: on a one-vote poll a resend from a
+// new connection is a JetStream duplicate, and the stored vote is read to
+// tell "already counted" (this frame) from "already voted" (another).
+// When that read fails the answer is retry, never "already voted": the
+// stored vote may be this very frame, which counted.
+func TestUnreadableOriginalAnswersRetry(t *testing.T) {
+	s, p, js := newTestServer(t, schema.PollSpec{Question: "q", Options: []string{"a", "b"}})
+	v, acks := testViewer(t, s, "u1", p.ID)
+	v.vote(schema.VoteFrame{ID: "k1", Option: 1, Count: 1})
+	if got := nextAck(t, acks); !strings.Contains(got, `"status":"accepted"`) {
+		t.Fatalf("first vote: %s", got)
+	}
+	ctx := context.Background()
+	st, err := js.Stream(ctx, schema.VotesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The read of the original fails: here it is gone from the stream
+	// (votecast never deletes; a log changing leaders fails the read).
+	if err := st.DeleteMsg(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	w, wacks := testViewer(t, s, "u1", p.ID)
+	w.vote(schema.VoteFrame{ID: "k1", Option: 1, Count: 1})
+	if got := nextAck(t, wacks); !strings.Contains(got, `"status":"retry","reason":"vote log unavailable","retry_after_ms":`) {
+		t.Fatalf("a resend whose original cannot be read: %s, want retry", got)
+	}
+}
