@@ -42,6 +42,26 @@ func publishSnapshot(t *testing.T, js jetstream.JetStream, s schema.Snapshot) {
 	}
 }
 
+// runHub starts a hub's Run for the test; cleanup stops it and reports
+// its error.
+func runHub(t *testing.T, opts Options) *Hub {
+	t.Helper()
+	h, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return h
+}
+
 // records keeps the messages logged through it, by every derived logger.
 type records struct {
 	mu   sync.Mutex
@@ -74,19 +94,7 @@ func TestSnapshotsBeyondTheVotesLogAreIgnored(t *testing.T) {
 	env := natstest.Start(t, "")
 	poll := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsLive}
 	logs := &records{}
-	h, err := New(Options{JS: env.JS, Polls: polls{poll.ID: poll}, Interval: 10 * time.Millisecond, HoldFor: 100 * time.Millisecond, Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	h := runHub(t, Options{JS: env.JS, Polls: polls{poll.ID: poll}, Interval: 10 * time.Millisecond, HoldFor: 100 * time.Millisecond, Logger: slog.New(logs)})
 	snap := func(shard int, seq uint64, counts ...int64) schema.Snapshot {
 		return schema.Snapshot{Poll: poll.ID, Shard: shard, Seq: seq, Counts: counts}
 	}
@@ -165,19 +173,7 @@ func TestSnapshotAheadOfAStaleStreamInfoIsApplied(t *testing.T) {
 	poll := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsLive}
 	js := &staleInfo{JetStream: env.JS}
 	js.stale.Store(5)
-	h, err := New(Options{JS: js, Polls: polls{poll.ID: poll}, Interval: 10 * time.Millisecond, HoldFor: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	h := runHub(t, Options{JS: js, Polls: polls{poll.ID: poll}, Interval: 10 * time.Millisecond, HoldFor: 10 * time.Second})
 	last := appendVotes(t, env.JS, 5)
 	publishSnapshot(t, env.JS, schema.Snapshot{Poll: poll.ID, Shard: 0, Seq: last, Counts: []int64{3, 2}})
 	await.For(t, 10*time.Second, func() string {
