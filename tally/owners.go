@@ -175,6 +175,7 @@ func (w *Worker) take(ctx, rctx context.Context, held map[int]*owned, idx int, w
 		_ = w.kv.Delete(rctx, shardKey(idx), jetstream.LastRevision(l.rev))
 		return false
 	}
+	w.log.Info("tally: took shard", "shard", idx, "from_checkpoint", r.position)
 	rctx2, cancel := context.WithCancelCause(ctx)
 	o := &owned{lease: l, runner: r, cancel: cancel, done: make(chan struct{})}
 	held[idx] = o

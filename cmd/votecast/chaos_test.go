@@ -78,9 +78,15 @@ func (c *chaosCluster) startNATS(i int) {
 // startRole runs serve with the given roles on the cluster.
 func (c *chaosCluster) startRole(dir, httpAddr, roles string, extra ...string) (*server, *process) {
 	c.t.Helper()
+	// Tally nodes log at info: which node took which index from which
+	// checkpoint is what a failed run needs.
+	level := "warn"
+	if roles == "tally" {
+		level = "info"
+	}
 	args := append([]string{"serve", "--roles", roles, "--data", dir, "--http", httpAddr, "--nats", c.natsURLs, "--replicas", "3",
 		"--admin-token", testToken, "--viewer-secret", testSecret, "--shards", "8",
-		"--totals-interval", "250ms", "--close-grace", "300ms", "--log-level", "warn"}, extra...)
+		"--totals-interval", "250ms", "--close-grace", "300ms", "--log-level", level}, extra...)
 	p, running := runProcess(c.t, args...)
 	select {
 	case <-running:
