@@ -336,7 +336,7 @@ func (n *Node) startTally(ctx, roleCtx context.Context, catalog *polls.Catalog, 
 		}
 	})
 	worker, err := tally.NewWorker(tally.Options{
-		JS: opts.JS, NC: opts.NC, Store: st, Polls: catalog, Logger: n.log, Registerer: reg,
+		JS: opts.JS, Store: st, Polls: catalog, Logger: n.log, Registerer: reg,
 		MinShards: opts.Shards, NodeID: opts.NodeID,
 	})
 	if err != nil {

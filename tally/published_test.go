@@ -204,7 +204,7 @@ func (r *rig) foldBySeq(t *testing.T) func(shard int, seq uint64) []int64 {
 // stored-totals answers, until the returned stop.
 func (r *rig) startWorker(t *testing.T, st tally.Store, node string) (stop func()) {
 	t.Helper()
-	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: st, Polls: staticPolls{r.poll.ID: r.poll}, MinShards: r.poll.Shards, MaxBatch: 50, NodeID: node})
+	w, err := tally.NewWorker(tally.Options{JS: r.js, Store: st, Polls: staticPolls{r.poll.ID: r.poll}, MinShards: r.poll.Shards, MaxBatch: 50, NodeID: node})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,10 +29,9 @@ type PollSource interface {
 	Changed() <-chan struct{}
 }
 
-// Options configures a Worker. JS, NC, Store and Polls are required.
+// Options configures a Worker. JS, Store and Polls are required.
 type Options struct {
 	JS    jetstream.JetStream
-	NC    *nats.Conn // publishes snapshots
 	Store Store
 	Polls PollSource
 	// MinShards is the least number of shard indices consumed; zero
@@ -75,8 +73,8 @@ type Worker struct {
 
 // NewWorker validates opts and returns a Worker.
 func NewWorker(opts Options) (*Worker, error) {
-	if opts.JS == nil || opts.NC == nil || opts.Store == nil || opts.Polls == nil {
-		return nil, errors.New("new tally worker: JS, NC, Store and Polls are required")
+	if opts.JS == nil || opts.Store == nil || opts.Polls == nil {
+		return nil, errors.New("new tally worker: JS, Store and Polls are required")
 	}
 	if opts.MinShards == 0 {
 		opts.MinShards = schema.DefaultShards

@@ -270,7 +270,7 @@ func TestUnknownPollHoldsTheShard(t *testing.T) {
 	known := r.poll
 	late := schema.Poll{ID: schema.NewPollID(), Options: []string{"x", "y"}, VotesPerUser: 1, State: schema.Open, Shards: 2}
 	src := &latePolls{polls: map[string]schema.Poll{known.ID: known}, changed: make(chan struct{})}
-	w, err := tally.NewWorker(tally.Options{JS: r.js, NC: r.nc, Store: r.store, Polls: src, MinShards: 2, PollWait: 50 * time.Millisecond})
+	w, err := tally.NewWorker(tally.Options{JS: r.js, Store: r.store, Polls: src, MinShards: 2, PollWait: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
