@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,19 +62,27 @@ func newTestServer(tb testing.TB, spec schema.PollSpec) (*Server, schema.Poll, j
 	return s, p, js
 }
 
-// fakeConn hands written frames to the test.
-type fakeConn struct{ acks chan []byte }
+// fakeConn hands written frames to the test. Like a socket, its Read
+// returns once CloseNow is called.
+type fakeConn struct {
+	acks chan []byte
+	once sync.Once
+	gone chan struct{}
+}
 
-func (f *fakeConn) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
-	<-ctx.Done()
-	return 0, nil, ctx.Err()
+func (f *fakeConn) Read(context.Context) (websocket.MessageType, []byte, error) {
+	<-f.gone
+	return 0, nil, net.ErrClosed
 }
 func (f *fakeConn) Write(_ context.Context, _ websocket.MessageType, p []byte) error {
 	f.acks <- p
 	return nil
 }
-func (f *fakeConn) Close(websocket.StatusCode, string) error { return nil }
-func (f *fakeConn) CloseNow() error                          { return nil }
+func (f *fakeConn) Close(websocket.StatusCode, string) error { return f.CloseNow() }
+func (f *fakeConn) CloseNow() error {
+	f.once.Do(func() { close(f.gone) })
+	return nil
+}
 
 // ackWait bounds how long a test waits for one answer: a missing answer is
 // a failure, not a hang.
@@ -93,7 +103,7 @@ func nextAck(tb testing.TB, acks <-chan []byte) string {
 
 // testViewer is a viewer without a socket; its acks arrive on the channel.
 func testViewer(tb testing.TB, s *Server, user, poll string) (*viewer, chan []byte) {
-	fc := &fakeConn{acks: make(chan []byte, 1024)}
+	fc := &fakeConn{acks: make(chan []byte, 1024), gone: make(chan struct{})}
 	v := newViewer(s, fc, user, poll)
 	v.votes = &voteState{keys: map[string]string{}}
 	tb.Cleanup(v.endWrites)

@@ -66,19 +66,18 @@ func TestNoFeedServesAViewer(t *testing.T) {
 	}
 	t.Cleanup(r.Stop)
 	v, acks := testViewer(t, r, "u1", p.ID)
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); v.serve(ctx) }()
+	go func() { defer close(done); v.serve() }()
 	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1})
 	want := string(schema.AppendAck(nil, schema.Ack{ID: "k1", Status: schema.StatusAccepted}))
 	if got := nextAck(t, acks); got != want {
 		t.Fatalf("answered %s, want %s", got, want)
 	}
-	cancel()
+	v.c.CloseNow() // the viewer leaves
 	select {
 	case <-done:
 	case <-time.After(ackWait):
-		t.Fatalf("the viewer did not end within %v of its context", ackWait)
+		t.Fatalf("the viewer did not end within %v of its socket closing", ackWait)
 	}
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/votecast/votecast/identity"
+	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -106,6 +107,11 @@ type Server struct {
 	viewers map[*viewer]struct{}
 	closing atomic.Bool
 	pending sync.WaitGroup // publishes in flight
+	serving sync.WaitGroup // viewer goroutines
+	batches *sync.Pool     // corked batches' buffers (wire.go)
+	// writeParts label a writer round in CPU profiles: acks only, a
+	// totals frame only, both.
+	writeParts [3]parts.Labels
 
 	streamMu sync.Mutex
 	stream   jetstream.Stream // VOTES, for reading back a duplicate's original
@@ -176,7 +182,8 @@ func New(opts Options) (*Server, error) {
 		patterns: patterns, inFlight: make(chan struct{}, opts.MaxInFlight), stall: newStall(opts.StallTimeout),
 		published: make(chan published, opts.MaxInFlight), ackStop: make(chan struct{}), ackDone: make(chan struct{}),
 		perIP: map[string]int{}, viewers: map[*viewer]struct{}{},
-		janitorStop: make(chan struct{}), janitorDone: make(chan struct{}),
+		janitorStop: make(chan struct{}), janitorDone: make(chan struct{}), batches: newBatchPool(),
+		writeParts: [3]parts.Labels{parts.For(parts.AckWrite), parts.For(parts.TotalWrite), parts.For(parts.BothWrite)},
 	}, nil
 }
 
@@ -217,20 +224,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, reason, 2000)
 		return
 	}
-	defer s.release(ip)
 	s.janitorOnce.Do(func() { go s.janitor() })
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.patterns})
+	uw := &upgradeWriter{ResponseWriter: w, pool: s.batches}
+	c, err := websocket.Accept(uw, r, &websocket.AcceptOptions{OriginPatterns: s.patterns})
 	if err != nil {
+		s.release(ip)
 		return // Accept has answered (403 for a foreign Origin)
 	}
 	c.SetReadLimit(4 * schema.MaxFrameBytes) // larger frames close the socket; up to it they get an error frame
 	v := newViewer(s, c, user, poll.ID)
+	v.wire = uw.conn
 	if sealed != "" {
 		v.send(schema.AppendHello(nil, sealed))
 	}
 	s.track(v, true)
-	defer s.track(v, false)
-	v.serve(r.Context())
+	// The viewer gets a goroutine of its own and this handler returns, so
+	// the HTTP server's connection state, its buffers and the request are
+	// freed: an idle viewer is that goroutine's small stack and its socket.
+	s.serving.Go(func() {
+		defer s.release(ip)
+		defer s.track(v, false)
+		parts.Do(parts.Intake, v.serve)
+	})
 }
 
 func (s *Server) admit(ip string) string {
@@ -322,12 +337,13 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // startAcker starts ackLoop on the first vote; Stop ends it.
-func (s *Server) startAcker() { s.ackOnce.Do(func() { go s.ackLoop() }) }
+func (s *Server) startAcker() { s.ackOnce.Do(func() { go parts.Do(parts.PubAck, s.ackLoop) }) }
 
 // Stop ends the janitor and the answering of PubAcks; call it last, after
 // the HTTP server has shut down and Close has waited for the votes in
 // flight. Safe to call twice.
 func (s *Server) Stop() {
+	s.endViewers()
 	started, acking := true, true
 	s.janitorOnce.Do(func() { started = false })
 	s.ackOnce.Do(func() { acking = false })
@@ -338,6 +354,28 @@ func (s *Server) Stop() {
 	if acking {
 		<-s.ackDone
 	}
+}
+
+// viewerGrace is how long Stop lets the sockets GoingAway closed finish
+// their close handshake (the WebSocket library waits 5s for the peer's).
+const viewerGrace = 6 * time.Second
+
+// endViewers waits for the viewer goroutines, cutting off the sockets
+// still open after viewerGrace.
+func (s *Server) endViewers() {
+	done := make(chan struct{})
+	go func() { s.serving.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(viewerGrace):
+	}
+	s.mu.Lock()
+	for v := range s.viewers {
+		v.c.CloseNow()
+	}
+	s.mu.Unlock()
+	<-done
 }
 
 // GoingAway closes every viewer socket with status 1001, after their last

@@ -38,6 +38,9 @@ type viewer struct {
 	poll string
 
 	out outbox // frames waiting to be written, and the writer's state
+	// wire gathers a writer's frames into one write; nil for connections
+	// not made by ServeHTTP (tests).
+	wire *corkConn
 
 	votes *voteState // reader goroutine only, but for keys (see voteState)
 }
@@ -56,7 +59,10 @@ func newViewer(s *Server, c conn, user, poll string) *viewer {
 	return &viewer{s: s, c: c, user: user, poll: poll}
 }
 
-func (v *viewer) serve(ctx context.Context) {
+// serve runs the connection until the viewer leaves or the server closes
+// the socket. Reads take no context: closing the socket ends them, and a
+// context with a deadline would cost a timer registration per read.
+func (v *viewer) serve() {
 	if feed := v.s.opts.Feed; feed != nil {
 		first, unsubscribe := feed.Subscribe(v.poll, v)
 		defer unsubscribe()
@@ -64,7 +70,7 @@ func (v *viewer) serve(ctx context.Context) {
 			v.Offer(first)
 		}
 	}
-	v.readLoop(ctx)
+	v.readLoop()
 	defer v.endWrites()
 	if !v.out.closing() {
 		v.c.CloseNow() // the viewer left: end a write in progress
@@ -76,9 +82,9 @@ func (v *viewer) serve(ctx context.Context) {
 	v.c.CloseNow()
 }
 
-func (v *viewer) readLoop(ctx context.Context) {
+func (v *viewer) readLoop() {
 	for {
-		typ, data, err := v.c.Read(ctx)
+		typ, data, err := v.c.Read(context.Background())
 		if err != nil {
 			return
 		}

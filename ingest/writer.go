@@ -174,16 +174,14 @@ func (v *viewer) writeOut() {
 		}
 		v.out.mu.Unlock()
 		idle.Reset(writerLinger)
-		for _, a := range acks {
-			if !v.write(a) {
-				return
-			}
+		if kicked {
+			results = nil // the close frame follows the acks
+		}
+		if !v.write(acks, results) {
+			return
 		}
 		if kicked {
 			v.finishKick()
-			return
-		}
-		if results != nil && !v.write(*results) {
 			return
 		}
 	}
@@ -196,10 +194,8 @@ func (v *viewer) finishKick() {
 	v.out.acks = nil
 	code, reason := v.out.kickCode, v.out.kickReason
 	v.out.mu.Unlock()
-	for _, a := range acks {
-		if !v.write(a) {
-			return // write marked the outbox closed
-		}
+	if !v.write(acks, nil) {
+		return // write marked the outbox closed
 	}
 	v.out.mu.Lock()
 	v.out.dead = true
@@ -210,12 +206,41 @@ func (v *viewer) finishKick() {
 	v.out.markClosed()
 }
 
-// write sends one frame. It sets no timer per write (a timer per frame per
-// viewer was most of the fan-out's cost); a write stuck past writeTimeout
-// is ended by the server's janitor closing the socket.
-func (v *viewer) write(frame []byte) bool {
+// write sends a round's frames, the acks in order and then the totals,
+// in one system call (corkConn): an ack and a totals frame due together
+// cost one write, not two. It sets no timer (a timer per frame per viewer
+// was most of the fan-out's cost); a write stuck past writeTimeout is
+// ended by the server's janitor closing the socket.
+func (v *viewer) write(acks [][]byte, results *[]byte) bool {
+	if len(acks) == 0 && results == nil {
+		return true
+	}
+	switch {
+	case results == nil:
+		v.s.writeParts[0].Set()
+	case len(acks) == 0:
+		v.s.writeParts[1].Set()
+	default:
+		v.s.writeParts[2].Set()
+	}
 	v.out.writeStart.Store(time.Now().UnixNano())
-	err := v.c.Write(context.Background(), websocket.MessageText, frame)
+	if v.wire != nil {
+		v.wire.cork()
+	}
+	var err error
+	for _, a := range acks {
+		if err = v.c.Write(context.Background(), websocket.MessageText, a); err != nil {
+			break
+		}
+	}
+	if err == nil && results != nil {
+		err = v.c.Write(context.Background(), websocket.MessageText, *results)
+	}
+	if v.wire != nil {
+		if uerr := v.wire.uncork(); err == nil {
+			err = uerr
+		}
+	}
 	v.out.writeStart.Store(0)
 	if err != nil {
 		v.out.mu.Lock()
