@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -158,6 +159,8 @@ func New(opts Options) (*Hub, error) {
 // Run consumes snapshots (the newest of every shard first, so a restarted
 // node has the current totals at once) and fans out until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
+	parts.For(parts.Fanout).Set()
+	defer parts.Labels{}.Set()
 	cons, err := h.opts.JS.OrderedConsumer(ctx, schema.TallyStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{schema.TallySubject},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,

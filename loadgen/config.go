@@ -39,7 +39,8 @@ type Config struct {
 	// run fails; zero value: Viewers/1000; negative: none may fail.
 	MaxConnectFailures int
 	// Settle is the pause between the last connection and the idle memory
-	// reading; zero value: 2s.
+	// reading; zero value: 6s, longer than a viewer's writer goroutine
+	// lingers after its last frame (5s), so the reading is of idle viewers.
 	Settle time.Duration
 	// Probes is the number of single-vote fan-out rounds after the spike
 	// (each a clean measure of one frame to every viewer); zero value: 3;
@@ -54,6 +55,13 @@ type Config struct {
 	// HTTPClient talks to the API and /metrics; zero value: a client with
 	// a 30s timeout.
 	HTTPClient *http.Client
+	// ProfileURL is the server's debug listener (serve --debug-listen),
+	// as http://host:port: the server's CPU profile is taken around the
+	// spike and the CPU per vote split by part of the vote path; zero
+	// value: no profile.
+	ProfileURL string
+	// ProfileOut is where that profile is written; zero value: nowhere.
+	ProfileOut string
 }
 
 // DefaultSources are the source addresses used against a loopback IPv4
@@ -91,7 +99,7 @@ func (c *Config) setDefaults() error {
 		c.MaxConnectFailures = c.Viewers / 1000
 	}
 	if c.Settle == 0 {
-		c.Settle = 2 * time.Second
+		c.Settle = 6 * time.Second
 	}
 	if c.Probes == 0 {
 		c.Probes = 3

@@ -47,6 +47,9 @@ type Report struct {
 	AckMS             LatencyMS      `json:"ack_ms"`    // last send to final answer
 	AnswerMS          LatencyMS      `json:"answer_ms"` // first send to final answer, retries included
 	CPUPerVoteUS      float64        `json:"cpu_us_per_vote"`
+	// CPUParts splits CPUPerVoteUS by part of the vote path (pprof labels
+	// of the server's goroutines; see internal/parts), with Config.ProfileURL.
+	CPUParts map[string]float64 `json:"cpu_parts_us_per_vote,omitempty"`
 	// Results frames the viewers received while the votes were answered:
 	// live totals compete with the votes for the server's CPU.
 	VoteDeliveries          int64   `json:"vote_deliveries"`
@@ -125,6 +128,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 		p("            first send to final answer (retries included) p99 %.1f ms, max %.1f ms; server CPU %.1f µs per accepted vote",
 			r.AnswerMS.P99, r.AnswerMS.Max, r.CPUPerVoteUS)
 		p("            meanwhile %d results frames delivered to viewers (%.0f/s)", r.VoteDeliveries, r.VoteDeliveriesPerSecond)
+		if len(r.CPUParts) > 0 {
+			p("            server CPU per vote by part (µs): %s", partList(r.CPUParts))
+		}
 	}
 	if r.FanoutDeliveries > 0 {
 		p("  fan-out   every viewer saw the final totals %.1f ms after the last ack (median viewer %.1f ms); %d deliveries, %.1f µs server CPU each",
@@ -169,4 +175,22 @@ func joinFloats(fs []float64) string {
 		parts[i] = fmt.Sprintf("%.1f", f)
 	}
 	return strings.Join(parts, " / ")
+}
+
+// partList is "fold 3.1, intake 20.4, ..." from the largest part down.
+func partList(m map[string]float64) string {
+	keys := slices.SortedFunc(maps.Keys(m), func(a, b string) int {
+		if m[a] != m[b] {
+			if m[a] > m[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = fmt.Sprintf("%s %.1f", k, m[k])
+	}
+	return strings.Join(out, ", ")
 }

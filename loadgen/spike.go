@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -11,6 +12,14 @@ import (
 // every final answer.
 func (r *run) spike(ctx context.Context) bool {
 	t := newVoteTracker(len(r.voters), r.rep.Options)
+	var cp *cpuProfile
+	if r.cfg.ProfileURL != "" {
+		cp = &cpuProfile{base: strings.TrimRight(r.cfg.ProfileURL, "/"), hc: r.tgt.hc}
+		if err := cp.start(ctx); err != nil {
+			r.rep.fail("%v", err)
+			cp = nil
+		}
+	}
 	p0, err := r.tgt.process(ctx)
 	if err != nil {
 		r.rep.fail("vote: %v", err)
@@ -28,6 +37,9 @@ func (r *run) spike(ctx context.Context) bool {
 		r.processAt, err = r.tgt.process(ctx)
 	}
 	stop()
+	if cp != nil {
+		defer r.profileSpike(ctx, *cp) // once CPUPerVoteUS is known
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rep := r.rep

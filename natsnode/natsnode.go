@@ -31,6 +31,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/votecast/votecast/internal/parts"
 )
 
 // Options configures an embedded server.
@@ -165,7 +167,7 @@ func Start(opts Options) (*Node, error) {
 	if opts.Logger != nil {
 		n.srv.SetLoggerV2(slogAdapter{l: opts.Logger, notices: opts.LogNotices}, false, false, false)
 	}
-	go n.srv.Start()
+	go parts.Do(parts.NATSServer, n.srv.Start) // the server's goroutines inherit the label
 	if !n.srv.ReadyForConnections(30 * time.Second) {
 		n.srv.Shutdown()
 		unlock()
@@ -309,18 +311,29 @@ func (n *Node) Credentials() *Credentials { return n.creds }
 // talk only through NATS subjects, exactly as they would across machines.
 // It signs with the node's credentials, as any client must.
 func (n *Node) Connect(name string, extra ...nats.Option) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.InProcessServer(n.srv), nats.MaxReconnects(-1)}
+	opts := []nats.Option{nats.Name(name), nats.InProcessServer(inProcess{n.srv}), nats.MaxReconnects(-1)}
 	switch {
 	case n.creds != nil:
 		opts = append(opts, n.creds.Option())
 	case n.user != "":
 		opts = append(opts, nats.UserInfo(n.user, n.password))
 	}
-	nc, err := nats.Connect("", append(opts, extra...)...)
+	var nc *nats.Conn
+	var err error
+	parts.Do(parts.NATSClient, func() { nc, err = nats.Connect("", append(opts, extra...)...) })
 	if err != nil {
 		return nil, fmt.Errorf("connect %s to embedded nats: %w", name, err)
 	}
 	return nc, nil
+}
+
+// inProcess opens in-process connections so that the server's goroutines
+// for them carry its label in CPU profiles, not the client's.
+type inProcess struct{ srv *server.Server }
+
+func (p inProcess) InProcessConn() (c net.Conn, err error) {
+	parts.Do(parts.NATSServer, func() { c, err = p.srv.InProcessConn() })
+	return c, err
 }
 
 // Shutdown stops the server after its JetStream state is on disk. A

@@ -41,6 +41,7 @@ import (
 	"github.com/votecast/votecast/api"
 	"github.com/votecast/votecast/broadcast"
 	"github.com/votecast/votecast/identity"
+	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/ingest"
 	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/polls"
@@ -117,6 +118,9 @@ type Options struct {
 	// Replicas of every stream and bucket the node declares; zero value:
 	// natsnode's (1, one server).
 	Replicas int
+	// DebugAddr, when set, serves CPU and heap profiles (parts.Handler)
+	// on a listener of its own, for operators only; zero value: none.
+	DebugAddr string
 	// Logger; zero value: slog.Default().
 	Logger *slog.Logger
 }
@@ -127,6 +131,7 @@ type Node struct {
 	log   *slog.Logger
 	ln    net.Listener
 	srv   *http.Server
+	debug *http.Server // nil without DebugAddr
 	ing   *ingest.Server // nil without ingest and broadcast
 	store tally.Store    // nil without tally
 	// worker is nil without tally.
@@ -193,6 +198,11 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("listen on %s: %w", opts.HTTPAddr, err)
 	}
 	n.onStop(func() { n.ln.Close() })
+	if opts.DebugAddr != "" {
+		if err := n.serveDebug(opts.DebugAddr); err != nil {
+			return nil, err
+		}
+	}
 
 	kv, err := natsnode.Ensure(ctx, opts.JS, natsnode.StreamOptions{DuplicateWindow: opts.DuplicateWindow, Replicas: opts.Replicas})
 	if err != nil {
@@ -271,6 +281,31 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	})
 	return n, nil
+}
+
+// serveDebug serves the profiles on their own listener until the roles
+// stop.
+func (n *Node) serveDebug(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for profiles on %s: %w", addr, err)
+	}
+	n.debug = &http.Server{Addr: ln.Addr().String(), Handler: parts.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.roles.Go(func() {
+		if err := n.debug.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("profile server", "err", err)
+		}
+	})
+	return nil
+}
+
+// DebugAddr is where the profiles are served, host:port, or "" without
+// Options.DebugAddr.
+func (n *Node) DebugAddr() string {
+	if n.debug == nil {
+		return ""
+	}
+	return n.debug.Addr
 }
 
 // serveViewers mounts what a node with ingest or broadcast serves.
@@ -432,6 +467,9 @@ func (n *Node) shutdown(ctx context.Context) error {
 // stop ends the roles, waits for them, and releases what Open took.
 func (n *Node) stop() {
 	n.stopRoles()
+	if n.debug != nil {
+		n.debug.Close() // its Serve is one of the roles' goroutines
+	}
 	n.roles.Wait()
 	for i := len(n.release) - 1; i >= 0; i-- {
 		n.release[i]()

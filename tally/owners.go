@@ -11,6 +11,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -181,7 +182,7 @@ func (w *Worker) take(ctx, rctx context.Context, held map[int]*owned, idx int, w
 	held[idx] = o
 	wg.Go(func() {
 		defer close(o.done)
-		r.run(rctx2)
+		parts.Do(parts.Fold, func() { r.run(rctx2) })
 		cancel(nil)
 		select {
 		case ended <- idx:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -119,7 +120,7 @@ func (r *shardRunner) run(ctx context.Context) {
 		}
 		flushing = true
 		res := flushResult{position: r.position, events: r.unflushed.Load(), updates: updates}
-		go func() { res.err = r.write(ctx, res); done <- res }()
+		go parts.Do(parts.Flush, func() { res.err = r.write(ctx, res); done <- res })
 	}
 	for {
 		select {

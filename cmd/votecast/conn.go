@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/natsnode"
 )
 
@@ -248,7 +249,9 @@ func (c natsConfig) dial(name string, log *slog.Logger, jsOpts ...jetstream.JetS
 		if err != nil {
 			return nil, err
 		}
-		l.nc, err = nats.Connect(c.url, append(opts, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))...)
+		parts.Do(parts.NATSClient, func() {
+			l.nc, err = nats.Connect(c.url, append(opts, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))...)
+		})
 		if err != nil {
 			hint := ""
 			if errors.Is(err, nats.ErrAuthorization) && !c.clientFlagsSet() {

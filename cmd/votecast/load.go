@@ -36,7 +36,9 @@ func loadCommand() *ffcli.Command {
 	fs.IntVar(&c.cfg.ConnectConcurrency, "connect-concurrency", 64, "dials in progress at once")
 	fs.IntVar(&c.cfg.MaxConnectFailures, "max-connect-failures", 0, "failed connections tolerated; 0: viewers/1000, -1: none")
 	fs.IntVar(&c.cfg.Probes, "probes", 3, "single-vote fan-out probes after the spike; -1: none")
-	fs.DurationVar(&c.cfg.Settle, "settle", 2*time.Second, "pause before the idle memory reading")
+	fs.DurationVar(&c.cfg.Settle, "settle", 6*time.Second, "pause before the idle memory reading (past the 5s a writer lingers after a frame)")
+	fs.StringVar(&c.cfg.ProfileURL, "profile", "", "the server's debug listener (serve --debug-listen), http://host:port: split the CPU per vote by part from a CPU profile of the spike")
+	fs.StringVar(&c.cfg.ProfileOut, "profile-out", "", "write that CPU profile to this file")
 	fs.DurationVar(&c.cfg.PhaseTimeout, "phase-timeout", 2*time.Minute, "deadline of each phase")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "deadline of the whole run")
 	return &ffcli.Command{

@@ -43,6 +43,7 @@ type serveConfig struct {
 	dupWindow    time.Duration
 	replicas     int // 0: streamReplicas decides
 	logLevel     string
+	debugAddr    string
 	store        storeConfig
 	tokenPrinted bool
 	// viewerTokenMaxAge bounds the lifetime of partner-signed tokens.
@@ -89,6 +90,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.dupWindow, "dedup-window", 2*time.Minute, "how long JetStream remembers vote dedup keys")
 	fs.IntVar(&c.replicas, "replicas", 0, "copies of every stream and bucket; 0: 1 on the embedded NATS, 3 with --nats (1 if that server is not in a cluster)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.debugAddr, "debug-listen", "", "serve CPU and heap profiles (pprof, and the CPU profile `votecast load --profile` takes) on this address, for operators only; empty: none")
 	c.store.flags(fs, true)
 	return fs
 }
@@ -145,12 +147,15 @@ func serve(ctx context.Context, c serveConfig) error {
 		MaxInFlight: c.maxInFlight, StallTimeout: c.stall, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
 		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate),
 		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
-		Logger: log,
+		DebugAddr: c.debugAddr, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
 	announce(c, n.Addr(), link, ids)
+	if a := n.DebugAddr(); a != "" {
+		fmt.Printf("  profiles: http://%s/debug/pprof/\n", a)
+	}
 	if c.onReady != nil {
 		natsURL := c.nats.url
 		if link.node != nil {
