@@ -17,7 +17,11 @@ var ErrLogStalled = errors.New("the log stopped delivering")
 
 // Recount is what the log alone says about a poll.
 type Recount struct {
-	Counts   []int64
+	Counts []int64
+	// ByShard are the counts of each shard, and LastSeq the sequence of
+	// its last event: where a store or a snapshot disagrees.
+	ByShard  map[int][]int64
+	LastSeq  map[int]uint64
 	Events   int
 	Outcomes map[string]int
 	Last     time.Time // timestamp of the last event folded
@@ -96,10 +100,12 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 			return rc, fmt.Errorf("recount %s: %w: %d events pending, none delivered for 15s", poll.ID, ErrLogStalled, pending)
 		}
 	}
-	for _, ps := range shards {
+	rc.ByShard, rc.LastSeq = map[int][]int64{}, map[int]uint64{}
+	for shard, ps := range shards {
 		for i, c := range ps.Counts {
 			rc.Counts[i] += c
 		}
+		rc.ByShard[shard], rc.LastSeq[shard] = ps.Counts, ps.LastSeq
 	}
 	return rc, nil
 }

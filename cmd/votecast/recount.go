@@ -80,12 +80,15 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	published, err := publishedTotals(ctx, link, poll, rc.Counts)
+	published, snaps, err := publishedTotals(ctx, link, poll, rc.Counts)
 	if err != nil {
 		return err
 	}
 	match := slices.Equal(rc.Counts, stored.Counts) && slices.Equal(rc.Counts, published)
 	printRecount(out, poll, rc, stored, published, until, match)
+	if !match && until.IsZero() {
+		printShards(out, poll, rc, stored, snaps)
+	}
 	if !match && until.IsZero() {
 		return exitCode(1)
 	}
@@ -95,20 +98,20 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 // publishedTotals sums what viewers are shown (each shard's newest
 // snapshot), giving the tally a second to publish what it has folded: the
 // promise is that viewers see the true totals within a second.
-func publishedTotals(ctx context.Context, link *natsLink, poll schema.Poll, want []int64) ([]int64, error) {
+func publishedTotals(ctx context.Context, link *natsLink, poll schema.Poll, want []int64) ([]int64, map[string]schema.Snapshot, error) {
 	deadline := time.Now().Add(time.Second)
 	for {
 		snaps, err := tally.LastSnapshots(ctx, link.js, poll)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		got := tally.SumSnapshots(snaps, poll)
 		if slices.Equal(got, want) || time.Now().After(deadline) {
-			return got, nil
+			return got, snaps, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond): // polling a remote stream: nothing to wait on
 		}
 	}
@@ -222,4 +225,26 @@ func printRecount(out io.Writer, poll schema.Poll, rc tally.Recount, stored sche
 	default:
 		fmt.Fprintln(out, "result: MISMATCH between the log and the store or the published totals")
 	}
+}
+
+// printShards shows, for a mismatch, each shard whose stored or published
+// counts differ from the log's: where to look.
+func printShards(out io.Writer, poll schema.Poll, rc tally.Recount, stored schema.StoredTotals, snaps map[string]schema.Snapshot) {
+	tw := tabwriter.NewWriter(out, 4, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "shard\tlog\tlast event\tstored\tpublished\tsnapshot seq\t")
+	for shard := range poll.Shards {
+		log, st := rc.ByShard[shard], stored.ByShard[shard]
+		snap := snaps[schema.SnapshotSubject(poll.ID, shard)]
+		if slices.Equal(pad64(log, len(poll.Options)), pad64(st, len(poll.Options))) && slices.Equal(pad64(log, len(poll.Options)), pad64(snap.Counts, len(poll.Options))) {
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%v\t%d\t%v\t%v\t%d\t\n", shard, log, rc.LastSeq[shard], st, snap.Counts, snap.Seq)
+	}
+	tw.Flush()
+}
+
+func pad64(c []int64, n int) []int64 {
+	out := make([]int64, n)
+	copy(out, c)
+	return out
 }
