@@ -26,8 +26,8 @@ const (
 // writerLinger after the last), so the idle viewers of a show cost no
 // goroutine each; a socket stuck in a write blocks no one but its writer.
 type outbox struct {
-	results atomic.Pointer[[]byte]
 	mu      sync.Mutex
+	results []byte // the newest totals frame not yet written; nil: none
 	acks    [][]byte
 	running bool          // a writer goroutine is on it
 	wake    chan struct{} // wakes a lingering writer; capacity 1
@@ -47,24 +47,21 @@ type outbox struct {
 // Offer is the broadcast feed's hand-off: keep the newest frame and make
 // sure a writer runs. It never blocks.
 func (v *viewer) Offer(frame []byte) {
-	v.out.results.Store(&frame)
-	v.wake()
+	v.wakeWith(func(o *outbox) { o.results = frame })
 }
 
 // send queues an ack. A viewer with ackQueue unwritten acks is too slow to
 // keep: it is disconnected rather than allowed to hold anyone up.
 func (v *viewer) send(frame []byte) {
-	v.out.mu.Lock()
-	full := len(v.out.acks) >= ackQueue
-	if !full {
-		v.out.acks = append(v.out.acks, frame)
-	}
-	v.out.mu.Unlock()
+	full := false
+	v.wakeWith(func(o *outbox) {
+		if full = len(o.acks) >= ackQueue; !full {
+			o.acks = append(o.acks, frame)
+		}
+	})
 	if full {
 		v.kick(websocket.StatusPolicyViolation, "too slow")
-		return
 	}
-	v.wake()
 }
 
 // kick ends the connection from the server's side, once: the writer
@@ -118,8 +115,15 @@ func (v *viewer) endWrites() {
 }
 
 // wake nudges the running writer, or starts one unless the socket is dead.
-func (v *viewer) wake() {
+func (v *viewer) wake() { v.wakeWith(nil) }
+
+// wakeWith is wake that first applies put to the outbox under its lock:
+// one lock per delivery, and no allocation to hand a frame over.
+func (v *viewer) wakeWith(put func(*outbox)) {
 	v.out.mu.Lock()
+	if put != nil {
+		put(&v.out)
+	}
 	if v.out.wake == nil {
 		v.out.wake = make(chan struct{}, 1)
 	}
@@ -153,7 +157,8 @@ func (v *viewer) writeOut() {
 		}
 		acks := v.out.acks
 		v.out.acks = nil
-		results := v.out.results.Swap(nil)
+		results := v.out.results
+		v.out.results = nil
 		kicked := v.out.kicked
 		if len(acks) == 0 && results == nil && !kicked {
 			v.out.mu.Unlock()
@@ -163,7 +168,7 @@ func (v *viewer) writeOut() {
 			case <-idle.C:
 			}
 			v.out.mu.Lock()
-			if len(v.out.acks) == 0 && v.out.results.Load() == nil && !v.out.kicked {
+			if len(v.out.acks) == 0 && v.out.results == nil && !v.out.kicked {
 				v.out.running = false
 				v.out.mu.Unlock()
 				return
@@ -211,7 +216,7 @@ func (v *viewer) finishKick() {
 // cost one write, not two. It sets no timer (a timer per frame per viewer
 // was most of the fan-out's cost); a write stuck past writeTimeout is
 // ended by the server's janitor closing the socket.
-func (v *viewer) write(acks [][]byte, results *[]byte) bool {
+func (v *viewer) write(acks [][]byte, results []byte) bool {
 	if len(acks) == 0 && results == nil {
 		return true
 	}
@@ -234,7 +239,7 @@ func (v *viewer) write(acks [][]byte, results *[]byte) bool {
 		}
 	}
 	if err == nil && results != nil {
-		err = v.c.Write(context.Background(), websocket.MessageText, *results)
+		err = v.c.Write(context.Background(), websocket.MessageText, results)
 	}
 	if v.wire != nil {
 		if uerr := v.wire.uncork(); err == nil {

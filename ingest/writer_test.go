@@ -140,3 +140,28 @@ func (b *blockingConn) Write(context.Context, websocket.MessageType, []byte) err
 }
 func (b *blockingConn) Close(websocket.StatusCode, string) error { return nil }
 func (b *blockingConn) CloseNow() error                          { return nil }
+
+// signalConn tells the benchmark each write.
+type signalConn struct {
+	recordingConn
+	wrote chan struct{}
+}
+
+func (s *signalConn) Write(context.Context, websocket.MessageType, []byte) error {
+	s.wrote <- struct{}{}
+	return nil
+}
+
+// BenchmarkDelivery is one totals frame handed to a viewer and written:
+// the hand-off, the writer's wake-up and its round (the socket is a fake).
+func BenchmarkDelivery(b *testing.B) {
+	sc := &signalConn{wrote: make(chan struct{}, 1)}
+	v := newViewer(&Server{}, sc, "u", "p")
+	defer v.endWrites()
+	frame := []byte(`{"type":"results","poll":"abcdefghij","counts":[1,2,3,4],"total":10}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Offer(frame)
+		<-sc.wrote
+	}
+}
