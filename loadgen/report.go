@@ -50,6 +50,8 @@ type Report struct {
 	// CPUParts splits CPUPerVoteUS by part of the vote path (pprof labels
 	// of the server's goroutines; see internal/parts), with Config.ProfileURL.
 	CPUParts map[string]float64 `json:"cpu_parts_us_per_vote,omitempty"`
+	// Timeline is the vote phase in steps of 100ms, for a chart.
+	Timeline []TimelinePoint `json:"timeline,omitempty"`
 	// Results frames the viewers received while the votes were answered:
 	// live totals compete with the votes for the server's CPU.
 	VoteDeliveries          int64   `json:"vote_deliveries"`

@@ -30,9 +30,11 @@ func (r *run) spike(ctx context.Context) bool {
 		return fmt.Sprintf("%d/%d answered, %d accepted", len(r.voters)-pending, len(r.voters), accepted)
 	})
 	framesBefore := frames(r.all)
+	sampler := r.sampleFrames()
 	r.send(ctx, t)
 	ok := r.await(ctx, t.done)
 	framesAfter := frames(r.all)
+	sampler.stop()
 	if ok {
 		r.processAt, err = r.tgt.process(ctx)
 	}
@@ -76,6 +78,7 @@ func (r *run) spike(ctx context.Context) bool {
 		rep.SendRate = float64(len(r.voters)-1) / time.Duration(lastFirst-first).Seconds()
 	}
 	rep.AckMS, rep.AnswerMS = latencyMS(t.ack), latencyMS(t.full)
+	rep.Timeline = timeline(first, t, sampler)
 	rep.VoteDeliveries = framesAfter - framesBefore
 	if rep.VoteSeconds > 0 {
 		rep.VoteDeliveriesPerSecond = float64(rep.VoteDeliveries) / rep.VoteSeconds

@@ -33,7 +33,11 @@ type voteTracker struct {
 	ack      Latencies // last send -> final answer
 	full     Latencies // first send -> final answer, retries included
 	lastAck  int64
-	retries  int
+	// acceptedAt and acceptedLat are the time (run clock) and the ack
+	// latency of each counted answer, for the timeline.
+	acceptedAt  []int64
+	acceptedLat []time.Duration
+	retries     int
 	done     chan struct{}
 }
 
@@ -53,6 +57,8 @@ func (t *voteTracker) answer(v *viewer, status string, now int64) {
 	switch status {
 	case schema.StatusAccepted, statusCountedResend:
 		t.accepted[v.option]++
+		t.acceptedAt = append(t.acceptedAt, now)
+		t.acceptedLat = append(t.acceptedLat, time.Duration(now-v.lastSent.Load()))
 		fallthrough
 	case schema.StatusDuplicate, schema.StatusRejected:
 		t.ack = append(t.ack, time.Duration(now-v.lastSent.Load()))
