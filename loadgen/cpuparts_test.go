@@ -22,8 +22,8 @@ func TestPartShares(t *testing.T) {
 	p := &profile.Profile{
 		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, cpu},
 		PeriodType: cpu, Period: 10_000_000,
-		Sample:     []*profile.Sample{sample(60, "intake"), sample(20, "fold"), sample(10, "intake"), sample(10, "")},
-		Location:   []*profile.Location{loc}, Function: []*profile.Function{fn},
+		Sample:   []*profile.Sample{sample(60, "intake"), sample(20, "fold"), sample(10, "intake"), sample(10, "")},
+		Location: []*profile.Location{loc}, Function: []*profile.Function{fn},
 	}
 	var b bytes.Buffer
 	if err := p.Write(&b); err != nil {

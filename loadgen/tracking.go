@@ -38,7 +38,7 @@ type voteTracker struct {
 	acceptedAt  []int64
 	acceptedLat []time.Duration
 	retries     int
-	done     chan struct{}
+	done        chan struct{}
 }
 
 func newVoteTracker(want, options int) *voteTracker {

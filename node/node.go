@@ -41,8 +41,8 @@ import (
 	"github.com/votecast/votecast/api"
 	"github.com/votecast/votecast/broadcast"
 	"github.com/votecast/votecast/identity"
-	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/ingest"
+	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/polls"
 	"github.com/votecast/votecast/schema"
@@ -131,7 +131,7 @@ type Node struct {
 	log   *slog.Logger
 	ln    net.Listener
 	srv   *http.Server
-	debug *http.Server // nil without DebugAddr
+	debug *http.Server   // nil without DebugAddr
 	ing   *ingest.Server // nil without ingest and broadcast
 	store tally.Store    // nil without tally
 	// worker is nil without tally.
