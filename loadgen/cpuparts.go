@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/google/pprof/profile"
 
@@ -51,8 +52,10 @@ func (c cpuProfile) post(ctx context.Context, path string) ([]byte, error) {
 }
 
 // partShares splits a CPU profile by the part label of its samples: each
-// part's share of the CPU time sampled. Samples without a label (the Go
-// runtime, the garbage collector, HTTP handshakes) are "other".
+// part's share of the CPU time sampled. A sample without a label comes
+// from a goroutine a library started on its own (the JetStream stream's
+// loop, Pebble's log writer, the garbage collector): it goes to the part
+// its stack names (unlabelledPart), or else to "other".
 func partShares(raw []byte) (map[string]float64, error) {
 	p, err := profile.Parse(bytes.NewReader(raw))
 	if err != nil {
@@ -70,7 +73,7 @@ func partShares(raw []byte) (map[string]float64, error) {
 	byPart := map[string]int64{}
 	var total int64
 	for _, s := range p.Sample {
-		part := "other"
+		part := unlabelledPart(s)
 		if l := s.Label[parts.Label]; len(l) > 0 {
 			part = l[0]
 		}
@@ -109,4 +112,28 @@ func (r *run) profileSpike(ctx context.Context, cp cpuProfile) {
 	for k, s := range shares {
 		r.rep.CPUParts[k] = s * r.rep.CPUPerVoteUS
 	}
+}
+
+// stackParts name the part of an unlabelled sample by a function on its
+// stack, first match wins.
+var stackParts = []struct{ prefix, part string }{
+	{"github.com/nats-io/nats-server/", parts.NATSServer},
+	{"github.com/cockroachdb/pebble", parts.Flush},
+	{"github.com/nats-io/nats.go", parts.NATSClient},
+	{"runtime.gcBgMarkWorker", "gc"},
+	{"runtime.bgsweep", "gc"},
+	{"runtime.bgscavenge", "gc"},
+}
+
+func unlabelledPart(s *profile.Sample) string {
+	for _, sp := range stackParts {
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if l.Function != nil && strings.HasPrefix(l.Function.Name, sp.prefix) {
+					return sp.part
+				}
+			}
+		}
+	}
+	return "other"
 }

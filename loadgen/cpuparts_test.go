@@ -12,8 +12,10 @@ func TestPartShares(t *testing.T) {
 	cpu := &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}
 	fn := &profile.Function{ID: 1, Name: "f"}
 	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn}}}
-	sample := func(ns int64, part string) *profile.Sample {
-		s := &profile.Sample{Location: []*profile.Location{loc}, Value: []int64{1, ns}}
+	jsFn := &profile.Function{ID: 2, Name: "github.com/nats-io/nats-server/v2/server.(*stream).internalLoop"}
+	jsLoc := &profile.Location{ID: 2, Line: []profile.Line{{Function: jsFn}}}
+	sample := func(ns int64, part string, stack ...*profile.Location) *profile.Sample {
+		s := &profile.Sample{Location: append([]*profile.Location{loc}, stack...), Value: []int64{1, ns}}
 		if part != "" {
 			s.Label = map[string][]string{"part": {part}}
 		}
@@ -22,8 +24,8 @@ func TestPartShares(t *testing.T) {
 	p := &profile.Profile{
 		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, cpu},
 		PeriodType: cpu, Period: 10_000_000,
-		Sample:   []*profile.Sample{sample(60, "intake"), sample(20, "fold"), sample(10, "intake"), sample(10, "")},
-		Location: []*profile.Location{loc}, Function: []*profile.Function{fn},
+		Sample:   []*profile.Sample{sample(50, "intake"), sample(20, "fold"), sample(10, "intake"), sample(10, ""), sample(10, "", jsLoc)},
+		Location: []*profile.Location{loc, jsLoc}, Function: []*profile.Function{fn, jsFn},
 	}
 	var b bytes.Buffer
 	if err := p.Write(&b); err != nil {
@@ -33,7 +35,8 @@ func TestPartShares(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{"intake": 0.7, "fold": 0.2, "other": 0.1}
+	// An unlabelled sample goes to the part its stack names, or "other".
+	want := map[string]float64{"intake": 0.6, "fold": 0.2, "other": 0.1, "nats-server": 0.1}
 	if len(got) != len(want) {
 		t.Fatalf("shares %v, want %v", got, want)
 	}
