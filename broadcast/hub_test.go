@@ -185,9 +185,9 @@ func TestIntervalStretchesWithTheAudience(t *testing.T) {
 		{80_000, false, 800 * time.Millisecond},
 		{1_000_000, false, time.Second},
 		{0, true, 100 * time.Millisecond},
-		// 30µs a frame within a quarter of the cores.
-		{1_000, true, max(100*time.Millisecond, 1_000*30*time.Microsecond*4/cores)},
-		{5_000, true, min(time.Second, max(100*time.Millisecond, 5_000*30*time.Microsecond*4/cores))},
+		// 15µs a frame within a tenth of the cores.
+		{1_000, true, max(100*time.Millisecond, 1_000*15*time.Microsecond*10/cores)},
+		{5_000, true, min(time.Second, max(100*time.Millisecond, 5_000*15*time.Microsecond*10/cores))},
 		{1_000_000, true, time.Second},
 	}
 	for _, tc := range tests {

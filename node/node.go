@@ -94,7 +94,7 @@ type Options struct {
 	// zero value: broadcast's (100,000).
 	MaxDeliveries int
 	// FanoutShare is the share of the node's CPU totals may take while
-	// votes wait for the log; zero value: broadcast's (0.25).
+	// votes wait for the log; zero value: broadcast's (0.1).
 	FanoutShare float64
 	// MaxInFlight caps publishes awaiting a PubAck; zero value: ingest's
 	// (4096).

@@ -80,7 +80,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.shards, "shards", 16, "shard count of new polls")
 	fs.DurationVar(&c.interval, "totals-interval", 100*time.Millisecond, "shortest time between two totals frames of a poll")
 	fs.IntVar(&c.maxDeliver, "max-deliveries", 100_000, "totals frames per second this node writes in all; the interval stretches (up to 1s) past it")
-	fs.Float64Var(&c.fanoutShare, "fanout-share", 0.25, "share of this node's CPU totals may take while votes wait for the log; the interval stretches (up to 1s) to keep it")
+	fs.Float64Var(&c.fanoutShare, "fanout-share", 0.1, "share of this node's CPU totals may take while votes wait for the log; the interval stretches (up to 1s) to keep it")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 4096, "publishes awaiting a PubAck before votes get retry")
 	fs.DurationVar(&c.stall, "stall-timeout", 2*time.Second, "answer waiting votes retry when the log has acknowledged nothing for this long (no quorum, a dead leader)")
 	fs.IntVar(&c.maxConns, "max-conns", 200_000, "viewer connections on this node")
@@ -104,7 +104,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		c.roles = node.AllRoles
 	}
 	if c.fanoutShare < 0 || c.fanoutShare > 1 {
-		return fmt.Errorf("--fanout-share %v: want a share of the CPU between 0 and 1, such as 0.25", c.fanoutShare)
+		return fmt.Errorf("--fanout-share %v: want a share of the CPU between 0 and 1, such as 0.1", c.fanoutShare)
 	}
 	if c.stall < 0 {
 		return fmt.Errorf("--stall-timeout %v: want a positive duration such as 2s", c.stall)
