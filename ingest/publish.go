@@ -63,7 +63,7 @@ func (v *viewer) vote(f schema.VoteFrame) {
 	case v.s.inFlight <- struct{}{}:
 	default:
 		v.forget(f.ID)
-		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "busy", RetryAfterMS: v.s.rate.busyRetryMS(cap(v.s.inFlight))})
+		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "busy", RetryAfterMS: 200 + rand.IntN(800)})
 		return
 	}
 	shard := schema.ShardOf(v.user, poll.Shards)

@@ -100,7 +100,6 @@ type Server struct {
 	ackStop   chan struct{}
 	ackDone   chan struct{}
 	stall     *stall
-	rate      ackRate // PubAcks a second, for a busy answer's retry_after_ms
 
 	conns   atomic.Int64
 	mu      sync.Mutex
@@ -299,7 +298,6 @@ func (s *Server) janitor() {
 		case <-s.janitorStop:
 			return
 		case now := <-st.C:
-			s.rate.tick(now, s.stall.acked.Load())
 			switch s.stall.tick(now, len(s.inFlight)) {
 			case stallStarted:
 				stalledAt = now
