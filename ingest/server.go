@@ -59,7 +59,12 @@ type Options struct {
 	// AllowOrigins are partner origins ("https://partner.example") allowed
 	// to open viewer sockets besides this server's own origin.
 	AllowOrigins []string
-	// MaxInFlight caps publishes awaiting a PubAck; zero value: 4096.
+	// MaxInFlight caps publishes awaiting a PubAck; zero value: 16384.
+	// A spike under the cap never hears "busy": the log works through it
+	// at its own pace, where turned-away votes coming back would cost a
+	// read, a decode and an answer each and crowd the log's own loop off
+	// the cores (10,000 votes at once on js-sync always: 3,700 accepted/s
+	// without a retry at 16384, 2,635/s with 13,783 retry answers at 4096).
 	// Keep it below what the log acknowledges within PublishTimeout, so a
 	// full node answers "retry" at once rather than "slow" after the fact.
 	MaxInFlight int
@@ -153,7 +158,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("new ingest server: Polls and Identity are required, and JS unless RefuseVotes is set")
 	}
 	if opts.MaxInFlight == 0 {
-		opts.MaxInFlight = 4096
+		opts.MaxInFlight = 16384
 	}
 	if opts.PublishTimeout == 0 {
 		opts.PublishTimeout = 10 * time.Second

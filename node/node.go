@@ -97,7 +97,7 @@ type Options struct {
 	// votes wait for the log; zero value: broadcast's (0.1).
 	FanoutShare float64
 	// MaxInFlight caps publishes awaiting a PubAck; zero value: ingest's
-	// (4096).
+	// (16384).
 	MaxInFlight int
 	// StallTimeout: how long the log may acknowledge nothing while votes
 	// wait before they are answered retry; zero value: ingest's (2s).

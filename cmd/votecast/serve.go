@@ -81,7 +81,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.interval, "totals-interval", 100*time.Millisecond, "shortest time between two totals frames of a poll")
 	fs.IntVar(&c.maxDeliver, "max-deliveries", 100_000, "totals frames per second this node writes in all; the interval stretches (up to 1s) past it")
 	fs.Float64Var(&c.fanoutShare, "fanout-share", 0.1, "share of this node's CPU totals may take while votes wait for the log; the interval stretches (up to 1s) to keep it")
-	fs.IntVar(&c.maxInFlight, "max-in-flight", 4096, "publishes awaiting a PubAck before votes get retry")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", 16384, "publishes awaiting a PubAck before votes get retry")
 	fs.DurationVar(&c.stall, "stall-timeout", 2*time.Second, "answer waiting votes retry when the log has acknowledged nothing for this long (no quorum, a dead leader)")
 	fs.IntVar(&c.maxConns, "max-conns", 200_000, "viewer connections on this node")
 	fs.IntVar(&c.maxConnsIP, "max-conns-per-ip", 20_000, "viewer connections from one address")
