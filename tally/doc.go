@@ -10,7 +10,10 @@
 // free of I/O: a ballot only moves forward by stream sequence and knows the
 // client keys it applied, so replaying any part of the log changes
 // nothing), publishes settled counts as snapshots, flushes changed ballots
-// to the Store and only then moves the checkpoint.
+// to the Store and only then moves the checkpoint. Every few seconds it
+// reads back the newest snapshot of each poll shard it published and
+// publishes again where the stream holds another's (verify.go: a late
+// snapshot of an owner that was paused).
 //
 // Concurrency: PollShard is not safe for concurrent use; it belongs to one
 // shard goroutine. Worker.Run owns the ownership loop and the shard

@@ -307,3 +307,25 @@ func (r *rig) waitOwners(t *testing.T, nodes ...string) {
 		return ""
 	})
 }
+
+// TestLateSnapshotOfAPausedOwnerIsOverwritten: an owner paused with a
+// snapshot in its connection's buffer sends it when it wakes, long after
+// its shards moved. The stream keeps the last snapshot of a subject, so
+// that stale one would be what a broadcast node starting now shows, and
+// on a poll that gets no more votes nothing would replace it. The owner
+// looks again and publishes its own.
+func TestLateSnapshotOfAPausedOwnerIsOverwritten(t *testing.T) {
+	r := newRig(t)
+	stop := r.run(t, r.store)
+	defer stop()
+	r.publish(t, 0, 60)
+	r.waitPublished(t)
+	late := schema.Snapshot{Poll: r.poll.ID, Shard: 0, Seq: 1, Counts: []int64{0, 0, 0}}
+	if err := r.nc.Publish(schema.SnapshotSubject(r.poll.ID, 0), schema.EncodeSnapshot(late)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r.waitPublished(t)
+}

@@ -110,6 +110,14 @@ func (r *shardRunner) run(ctx context.Context) {
 	)
 	reap := time.NewTicker(snapshotReap)
 	defer reap.Stop()
+	verify := time.NewTicker(publishedCheckEvery)
+	defer verify.Stop()
+	var checked <-chan []publishedCheck // a check in flight (verify.go)
+	defer func() {
+		if checked != nil {
+			<-checked // it ends with ctx
+		}
+	}()
 	startFlush := func() {
 		if flushing || retry != nil || r.unsettled() {
 			return
@@ -166,6 +174,15 @@ func (r *shardRunner) run(ctx context.Context) {
 			// Also retries what PublishAsync refused outright (too many
 			// pending), which never reached sent.
 			if r.reapSnapshots(log) || len(r.owed) > 0 {
+				r.publishSnapshots()
+			}
+		case <-verify.C:
+			if checked == nil {
+				checked = r.checkPublished(ctx)
+			}
+		case differ := <-checked:
+			checked = nil
+			if r.repairPublished(differ, log) {
 				r.publishSnapshots()
 			}
 		}
