@@ -33,6 +33,11 @@ type Config struct {
 	// Poll is an open poll with live results to vote in; zero value:
 	// create and open a new one.
 	Poll string
+	// Polls is how many polls Run opens, viewers spread evenly over them
+	// (viewer i watches and votes in poll i mod Polls), to measure how the
+	// cost grows with the polls open at once; zero value: 1. With Poll it
+	// must be 1.
+	Polls int
 	// ConnectConcurrency bounds dials in progress; zero value: 64.
 	ConnectConcurrency int
 	// MaxConnectFailures is how many viewers may fail to connect before the
@@ -91,6 +96,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Options < 2 || c.Options > 32 {
 		return fmt.Errorf("loadgen: options must be between 2 and 32, not %d", c.Options)
+	}
+	if c.Polls == 0 {
+		c.Polls = 1
+	}
+	if c.Polls < 1 || c.Polls > 1000 || c.Poll != "" && c.Polls != 1 {
+		return fmt.Errorf("loadgen: polls must be between 1 and 1000, and 1 with an existing poll, not %d", c.Polls)
 	}
 	if c.ConnectConcurrency <= 0 {
 		c.ConnectConcurrency = 64

@@ -101,18 +101,18 @@ func (r *run) connect(ctx context.Context) bool {
 // dial connects viewer i, trying again after a refusal the server may get
 // over (a full node, a slow accept).
 func (r *run) dial(ctx context.Context, hc *http.Client, wsBase string, i int) (*viewer, error) {
-	user, option := r.user(i)
+	user, option, p := r.user(i)
 	tok, err := identity.Mint(r.cfg.ViewerSecret, user, tokenTTL)
 	if err != nil {
 		return nil, err
 	}
-	u := wsBase + "/ws?poll=" + r.rep.Poll + "&token=" + tok
+	u := wsBase + "/ws?poll=" + p.id + "&token=" + tok
 	for attempt := 1; ; attempt++ {
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 		c, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: hc})
 		cancel()
 		if err == nil {
-			v := newViewer(r, user, option, c)
+			v := newViewer(r, p, user, option, c)
 			r.readers.Add(1)
 			go v.read()
 			return v, nil
@@ -133,10 +133,10 @@ func (r *run) dial(ctx context.Context, hc *http.Client, wsBase string, i int) (
 
 // user names viewer i and picks its option; probe viewers come after the
 // voters.
-func (r *run) user(i int) (string, int) {
+func (r *run) user(i int) (string, int, *pollRun) {
 	if i < r.cfg.Viewers {
-		return fmt.Sprintf("%s-%06d", r.prefix, i), i % r.rep.Options
+		return fmt.Sprintf("%s-%06d", r.prefix, i), i / len(r.polls) % r.rep.Options, r.polls[i%len(r.polls)]
 	}
 	k := i - r.cfg.Viewers
-	return fmt.Sprintf("%s-p%05d", r.prefix, k), k % r.rep.Options
+	return fmt.Sprintf("%s-p%05d", r.prefix, k), k % r.rep.Options, r.polls[k%len(r.polls)]
 }

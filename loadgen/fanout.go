@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/votecast/votecast/schema"
@@ -11,15 +12,15 @@ import (
 // finalTotals waits until every viewer has seen the exact final totals and
 // measures the fan-out's time and CPU.
 func (r *run) finalTotals(ctx context.Context) {
-	rd := r.fan.arm(r.target, r.all)
+	rd := r.fan.arm(r.targets(), r.all)
 	framesA := frames(r.all)
 	stop := r.progress("fan-out", func() string {
-		return fmt.Sprintf("%d/%d viewers saw the final total %d", int64(len(r.all))-rd.remaining.Load(), len(r.all), r.target)
+		return fmt.Sprintf("%d/%d viewers saw their poll's final total", int64(len(r.all))-rd.remaining.Load(), len(r.all))
 	})
 	ok := r.await(ctx, rd.done)
 	stop()
 	if !ok {
-		r.rep.fail("%d viewers did not see the final total %d within %s", rd.remaining.Load(), r.target, r.cfg.PhaseTimeout)
+		r.rep.fail("%d viewers did not see their poll's final total within %s", rd.remaining.Load(), r.cfg.PhaseTimeout)
 		return
 	}
 	pB, err := r.tgt.process(ctx)
@@ -32,8 +33,8 @@ func (r *run) finalTotals(ctx context.Context) {
 		if v.gone.Load() {
 			continue
 		}
-		if t := v.total.Load(); t != r.target {
-			r.rep.fail("a viewer saw total %d after %d votes were accepted", t, r.target)
+		if t := v.total.Load(); t != v.poll.target {
+			r.rep.fail("a viewer of poll %s saw total %d after %d votes were accepted", v.poll.id, t, v.poll.target)
 			return
 		}
 		delays = append(delays, time.Duration(max(v.totalAt.Load()-r.spikeAck, 0)))
@@ -50,14 +51,18 @@ func (r *run) probe(ctx context.Context) {
 	if len(r.probers) == 0 {
 		return
 	}
-	// Probe from the total the server shows: after a failed spike it may
-	// differ from the accepted votes, and a probe must still change it.
-	tot, err := r.tgt.results(ctx, r.rep.Poll)
-	if err != nil {
-		r.rep.fail("probe: %v", err)
-		return
+	// Probe from the totals the server shows: after a failed spike they
+	// may differ from the accepted votes, and a probe must still change
+	// them.
+	totals := make([]int64, len(r.polls))
+	for i, p := range r.polls {
+		tot, err := r.tgt.results(ctx, p.id)
+		if err != nil {
+			r.rep.fail("probe: %v", err)
+			return
+		}
+		totals[i] = tot.Total
 	}
-	total := tot.Total
 	var cpu float64
 	for _, pv := range r.probers {
 		p0, err := r.tgt.process(ctx)
@@ -66,17 +71,18 @@ func (r *run) probe(ctx context.Context) {
 			return
 		}
 		f0 := frames(r.all)
-		t := newVoteTracker(1, r.rep.Options)
+		t := newVoteTracker(1, len(r.polls), r.rep.Options)
 		pv.vote(t)
 		if !r.await(ctx, t.done) || t.statuses[schema.StatusAccepted] != 1 {
 			r.rep.fail("probe vote not accepted within %s: %s", r.cfg.PhaseTimeout, statusList(t.statuses))
 			return
 		}
-		r.expected[pv.option]++
-		total++
-		rd := r.fan.arm(total, r.all)
+		pv.poll.expected[pv.option]++
+		pv.poll.target++
+		totals[pv.poll.index]++
+		rd := r.fan.arm(slices.Clone(totals), r.all)
 		if !r.await(ctx, rd.done) {
-			r.rep.fail("%d viewers did not see probe total %d within %s", rd.remaining.Load(), total, r.cfg.PhaseTimeout)
+			r.rep.fail("%d viewers did not see probe total %d of poll %s within %s", rd.remaining.Load(), totals[pv.poll.index], pv.poll.id, r.cfg.PhaseTimeout)
 			return
 		}
 		p1, err := r.tgt.process(ctx)

@@ -13,10 +13,12 @@ import (
 // Report is what a run measured. Durations are in milliseconds, CPU in
 // microseconds, memory in bytes; a zero figure was not measured.
 type Report struct {
-	URL     string `json:"url"`
-	Poll    string `json:"poll"`
-	Options int    `json:"options"`
-	Sources int    `json:"sources"`
+	URL     string   `json:"url"`
+	Poll    string   `json:"poll"`     // the first poll
+	Polls   int      `json:"polls"`    // polls open at once, viewers spread over them
+	PollIDs []string `json:"poll_ids"` // viewer i is in PollIDs[i mod Polls]
+	Options int      `json:"options"`
+	Sources int      `json:"sources"`
 
 	// Connect phase: Viewers voters plus Probes probe viewers.
 	Viewers           int     `json:"viewers"`
@@ -110,7 +112,11 @@ func (r *Report) ResultLine() string {
 // WriteSummary writes the human-readable summary and then the RESULT line.
 func (r *Report) WriteSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("votecast load: %d viewers on poll %s at %s", r.Viewers, r.Poll, r.URL)
+	if r.Polls > 1 {
+		p("votecast load: %d viewers over %d polls (the first %s) at %s", r.Viewers, r.Polls, r.Poll, r.URL)
+	} else {
+		p("votecast load: %d viewers on poll %s at %s", r.Viewers, r.Poll, r.URL)
+	}
 	p("  connect   %d/%d connected in %.1fs (%.0f/s), %d failed, %d source addresses",
 		r.Connected, r.Viewers+r.Probes, r.ConnectSeconds, r.ConnectsPerSecond, r.ConnectFailures, r.Sources)
 	if r.RSSIdle > 0 {

@@ -26,16 +26,14 @@ type run struct {
 	clients []*http.Client
 
 	voters, probers, all []*viewer
-	base                 []int64 // the poll's counts before the run
+	polls                []*pollRun
 	fan                  fanout
 	readers, timers      sync.WaitGroup
 	closing              atomic.Bool
 	lostConns            atomic.Int64
 	errorFrames          atomic.Int64
 
-	spikeAck  int64 // when the spike's last ack came in
-	target    int64 // the total every viewer must see
-	expected  []int64
+	spikeAck  int64   // when the spike's last ack came in
 	before    process // before the first connection
 	processAt process // at the spike's last ack
 }
@@ -83,26 +81,33 @@ func (r *run) setup(ctx context.Context) error {
 	var rnd [2]byte
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails on supported platforms
 	r.prefix = "load-" + hex.EncodeToString(rnd[:])
-	var p schema.Poll
-	var err error
-	if r.cfg.Poll == "" {
-		p, err = r.tgt.openPoll(ctx, r.cfg.Options)
-	} else if p, err = r.tgt.poll(ctx, r.cfg.Poll); err == nil && (p.State != schema.Open || p.Results != schema.ResultsLive) {
-		err = fmt.Errorf("poll %s is %s with %s results; load needs an open poll with live results", p.ID, p.State, p.Results)
+	for i := range r.cfg.Polls {
+		var p schema.Poll
+		var err error
+		if r.cfg.Poll == "" {
+			p, err = r.tgt.openPoll(ctx, r.cfg.Options)
+		} else if p, err = r.tgt.poll(ctx, r.cfg.Poll); err == nil && (p.State != schema.Open || p.Results != schema.ResultsLive) {
+			err = fmt.Errorf("poll %s is %s with %s results; load needs an open poll with live results", p.ID, p.State, p.Results)
+		}
+		if err != nil {
+			return fmt.Errorf("loadgen: %w", err)
+		}
+		if i == 0 {
+			r.rep.Poll, r.rep.Options = p.ID, len(p.Options)
+		}
+		tot, err := r.tgt.results(ctx, p.ID)
+		if err != nil {
+			return fmt.Errorf("loadgen: read the poll's totals: %w", err)
+		}
+		expected := make([]int64, len(p.Options))
+		copy(expected, tot.Counts)
+		r.polls = append(r.polls, &pollRun{id: p.ID, index: i, expected: expected, target: tot.Total})
 	}
-	if err != nil {
-		return fmt.Errorf("loadgen: %w", err)
+	r.rep.Polls = len(r.polls)
+	for _, p := range r.polls {
+		r.rep.PollIDs = append(r.rep.PollIDs, p.id)
 	}
-	r.rep.Poll, r.rep.Options = p.ID, len(p.Options)
-	tot, err := r.tgt.results(ctx, p.ID)
-	if err != nil {
-		return fmt.Errorf("loadgen: read the poll's totals: %w", err)
-	}
-	r.base = make([]int64, len(p.Options))
-	copy(r.base, tot.Counts)
-	r.target = tot.Total
-	r.expected = slices.Clone(r.base)
-	user, _ := r.user(0)
+	user, _, _ := r.user(0)
 	r.rep.EventBytes = len(schema.AppendVoteEvent(nil, user, schema.VoteFrame{ID: voteKey, Count: 1}))
 	proc, err := r.tgt.process(ctx)
 	if err != nil {
@@ -130,7 +135,7 @@ func (r *run) await(ctx context.Context, done <-chan struct{}) bool {
 // idle waits for every viewer's first results frame, lets the server
 // settle, and reads its memory.
 func (r *run) idle(ctx context.Context) {
-	rd := r.fan.arm(r.target, r.all)
+	rd := r.fan.arm(r.targets(), r.all)
 	stop := r.progress("settle", func() string { return fmt.Sprintf("%d viewers without a results frame", rd.remaining.Load()) })
 	ok := r.await(ctx, rd.done)
 	stop()
@@ -187,12 +192,22 @@ func (r *run) durable(ctx context.Context) {
 func (r *run) verify(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, min(10*time.Second, r.cfg.PhaseTimeout))
 	defer cancel()
-	r.rep.Expected = r.expected
+	r.rep.Expected = sumCounts(r.polls, func(p *pollRun) []int64 { return p.expected })
+	counts := make([][]int64, len(r.polls))
 	for {
-		tot, err := r.tgt.results(ctx, r.rep.Poll)
+		var err error
+		exact := true
+		for i, p := range r.polls {
+			var tot schema.Totals
+			if tot, err = r.tgt.results(ctx, p.id); err != nil {
+				break
+			}
+			counts[i] = tot.Counts
+			exact = exact && slices.Equal(tot.Counts, p.expected)
+		}
 		if err == nil {
-			r.rep.Counts = tot.Counts
-			if r.rep.Exact = slices.Equal(tot.Counts, r.expected); r.rep.Exact {
+			r.rep.Counts = sumCounts(r.polls, func(p *pollRun) []int64 { return counts[p.index] })
+			if r.rep.Exact = exact; exact {
 				return
 			}
 		}
@@ -201,7 +216,7 @@ func (r *run) verify(ctx context.Context) {
 			if err != nil {
 				r.rep.fail("read final totals: %v", err)
 			} else {
-				r.rep.fail("final totals %v differ from the accepted votes %v", r.rep.Counts, r.expected)
+				r.rep.fail("final totals %v differ from the accepted votes %v (summed over %d polls)", r.rep.Counts, r.rep.Expected, len(r.polls))
 			}
 			return
 		case <-time.After(50 * time.Millisecond): // polling a condition, with a deadline

@@ -11,7 +11,7 @@ import (
 // spike has every voter vote once, at once or paced at Rate, and waits for
 // every final answer.
 func (r *run) spike(ctx context.Context) bool {
-	t := newVoteTracker(len(r.voters), r.rep.Options)
+	t := newVoteTracker(len(r.voters), len(r.polls), r.rep.Options)
 	var cp *cpuProfile
 	if r.cfg.ProfileURL != "" {
 		cp = &cpuProfile{base: strings.TrimRight(r.cfg.ProfileURL, "/"), hc: r.tgt.hc}
@@ -86,9 +86,12 @@ func (r *run) spike(ctx context.Context) bool {
 	if rep.Accepted > 0 {
 		rep.CPUPerVoteUS = (r.processAt.CPUSeconds - p0.CPUSeconds) / float64(rep.Accepted) * 1e6
 	}
-	for i, n := range t.accepted {
-		r.expected[i] += n
-		r.target += n
+	for pi, accepted := range t.accepted {
+		p := r.polls[pi]
+		for i, n := range accepted {
+			p.expected[i] += n
+			p.target += n
+		}
 	}
 	return true
 }

@@ -29,7 +29,7 @@ type voteTracker struct {
 	mu       sync.Mutex
 	want     int
 	statuses map[string]int
-	accepted []int64   // per option
+	accepted [][]int64 // per poll index, per option
 	ack      Latencies // last send -> final answer
 	full     Latencies // first send -> final answer, retries included
 	lastAck  int64
@@ -41,8 +41,12 @@ type voteTracker struct {
 	done        chan struct{}
 }
 
-func newVoteTracker(want, options int) *voteTracker {
-	t := &voteTracker{want: want, statuses: map[string]int{}, accepted: make([]int64, options),
+func newVoteTracker(want, polls, options int) *voteTracker {
+	accepted := make([][]int64, polls)
+	for i := range accepted {
+		accepted[i] = make([]int64, options)
+	}
+	t := &voteTracker{want: want, statuses: map[string]int{}, accepted: accepted,
 		ack: make(Latencies, 0, want), full: make(Latencies, 0, want), done: make(chan struct{})}
 	if want == 0 {
 		close(t.done)
@@ -56,7 +60,7 @@ func (t *voteTracker) answer(v *viewer, status string, now int64) {
 	t.statuses[status]++
 	switch status {
 	case schema.StatusAccepted, statusCountedResend:
-		t.accepted[v.option]++
+		t.accepted[v.poll.index][v.option]++
 		t.acceptedAt = append(t.acceptedAt, now)
 		t.acceptedLat = append(t.acceptedLat, time.Duration(now-v.lastSent.Load()))
 		fallthrough
@@ -84,9 +88,11 @@ func (t *voteTracker) counts() (pending, accepted int) {
 }
 
 // round is one fan-out measurement: done closes when every viewer has seen
-// a results frame with a total of at least target (or has gone).
+// a results frame with a total of at least its poll's target (or has
+// gone).
 type round struct {
-	target    int64
+	id        int64
+	targets   []int64 // by poll index
 	remaining atomic.Int64
 	done      chan struct{}
 }
@@ -95,11 +101,12 @@ type round struct {
 // frame; the run arms a round and then observes every viewer once itself,
 // so a viewer that saw the target before the round was armed counts too.
 type fanout struct {
-	cur atomic.Pointer[round]
+	cur    atomic.Pointer[round]
+	rounds atomic.Int64
 }
 
-func (f *fanout) arm(target int64, vs []*viewer) *round {
-	r := &round{target: target, done: make(chan struct{})}
+func (f *fanout) arm(targets []int64, vs []*viewer) *round {
+	r := &round{id: f.rounds.Add(1), targets: targets, done: make(chan struct{})}
 	r.remaining.Store(int64(len(vs)))
 	if len(vs) == 0 {
 		close(r.done)
@@ -116,7 +123,7 @@ func (f *fanout) arm(target int64, vs []*viewer) *round {
 }
 
 func (f *fanout) observe(v *viewer) {
-	if r := f.cur.Load(); r != nil && v.total.Load() >= r.target {
+	if r := f.cur.Load(); r != nil && v.total.Load() >= r.targets[v.poll.index] {
 		f.count(r, v)
 	}
 }
@@ -125,10 +132,10 @@ func (f *fanout) observe(v *viewer) {
 func (f *fanout) count(r *round, v *viewer) {
 	for {
 		old := v.counted.Load()
-		if old == r.target {
+		if old == r.id {
 			return
 		}
-		if v.counted.CompareAndSwap(old, r.target) {
+		if v.counted.CompareAndSwap(old, r.id) {
 			if r.remaining.Add(-1) == 0 {
 				close(r.done)
 			}

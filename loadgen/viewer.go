@@ -22,6 +22,7 @@ const writeTimeout = 10 * time.Second
 // since the run's epoch; 0 means "not yet".
 type viewer struct {
 	r      *run
+	poll   *pollRun
 	user   string
 	option int
 	conn   *websocket.Conn
@@ -43,8 +44,8 @@ type viewer struct {
 	closed bool
 }
 
-func newViewer(r *run, user string, option int, conn *websocket.Conn) *viewer {
-	v := &viewer{r: r, user: user, option: option, conn: conn}
+func newViewer(r *run, p *pollRun, user string, option int, conn *websocket.Conn) *viewer {
+	v := &viewer{r: r, poll: p, user: user, option: option, conn: conn}
 	v.frame = []byte(`{"type":"vote","id":"` + voteKey + `","option":` + strconv.Itoa(option) + `}`)
 	v.total.Store(-1)
 	v.counted.Store(-1)

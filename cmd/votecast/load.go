@@ -33,6 +33,7 @@ func loadCommand() *ffcli.Command {
 	fs.StringVar(&c.sources, "sources", "", "loopback source addresses of the client sockets, e.g. 127.0.0.2-127.0.0.11; empty: "+loadgen.DefaultSources+" against a 127.x server, else the OS picks")
 	fs.IntVar(&c.cfg.Options, "options", 4, "options of the poll load creates")
 	fs.StringVar(&c.cfg.Poll, "poll", "", "vote in this open poll (live results, no other voters) instead of creating one")
+	fs.IntVar(&c.cfg.Polls, "polls", 1, "polls to open at once, the viewers spread evenly over them")
 	fs.IntVar(&c.cfg.ConnectConcurrency, "connect-concurrency", 64, "dials in progress at once")
 	fs.IntVar(&c.cfg.MaxConnectFailures, "max-connect-failures", 0, "failed connections tolerated; 0: viewers/1000, -1: none")
 	fs.IntVar(&c.cfg.Probes, "probes", 3, "single-vote fan-out probes after the spike; -1: none")

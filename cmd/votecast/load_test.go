@@ -91,3 +91,51 @@ func TestLoadFailsOnWrongSecret(t *testing.T) {
 		t.Fatalf("no connect failure reported:\n%s", out.String())
 	}
 }
+
+// TestLoadOverSeveralPolls: with --polls the viewers spread over that
+// many polls, each poll's totals are exact and every viewer is shown its
+// own poll's.
+func TestLoadOverSeveralPolls(t *testing.T) {
+	const viewers, polls, probes, options = 120, 3, 3, 2
+	s := startServer(t, t.TempDir(), func(c *serveConfig) {
+		c.shards, c.interval, c.voteRate = 4, 50*time.Millisecond, 100
+		c.maxConns, c.maxConnsIP = viewers+probes, viewers+probes
+	})
+	var out, progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := load(ctx, loadConfig{
+		cfg: loadgen.Config{
+			URL: "http://" + s.addr, AdminToken: testToken, Viewers: viewers, Options: options, Polls: polls,
+			Probes: probes, Settle: 100 * time.Millisecond, PhaseTimeout: time.Minute, MaxConnectFailures: -1,
+		},
+		viewerSecret: testSecret, sources: "127.0.0.2-127.0.0.11", timeout: 2 * time.Minute,
+	}, &out, &progress)
+	if err != nil {
+		t.Fatalf("load: %v\n%s\n%s", err, out.String(), progress.String())
+	}
+	line := out.String()[strings.LastIndex(out.String(), "RESULT "):]
+	var rep loadgen.Report
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(line), "RESULT ")), &rep); err != nil {
+		t.Fatalf("RESULT line: %v\n%s", err, out.String())
+	}
+	if rep.Accepted != viewers || !rep.Exact || len(rep.Failures) != 0 || rep.Polls != polls || len(rep.PollIDs) != polls {
+		t.Fatalf("report: accepted %d, exact %v, failures %v, polls %d %v\n%s", rep.Accepted, rep.Exact, rep.Failures, rep.Polls, rep.PollIDs, out.String())
+	}
+	// Voter i votes in poll i mod 3 for option (i / 3) mod 2; probe k in
+	// poll k mod 3 for option k mod 2.
+	want := make([][]int64, polls)
+	for p := range want {
+		want[p] = make([]int64, options)
+	}
+	for i := range viewers {
+		want[i%polls][i/polls%options]++
+	}
+	for k := range probes {
+		want[k%polls][k%options]++
+	}
+	for p, id := range rep.PollIDs {
+		s.waitTotals(id, want[p])
+	}
+	s.recountAgrees(rep.PollIDs[polls-1], want[polls-1])
+}
