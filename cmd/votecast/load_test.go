@@ -34,26 +34,9 @@ func TestLoadAgainstServer(t *testing.T) {
 		c.shards, c.interval, c.maxInFlight, c.voteRate = 16, 100*time.Millisecond, 8192, 100
 		c.maxConns, c.maxConnsIP = viewers+probes, viewers+probes
 	})
-	var out, progress bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	err := load(ctx, loadConfig{
-		cfg: loadgen.Config{
-			URL: "http://" + s.addr, AdminToken: testToken, Viewers: viewers, Options: options,
-			Probes: probes, Settle: 100 * time.Millisecond, PhaseTimeout: time.Minute, MaxConnectFailures: -1,
-		},
-		viewerSecret: testSecret, sources: "127.0.0.2-127.0.0.11", timeout: 4 * time.Minute,
-	}, &out, &progress)
-	if err != nil {
-		t.Fatalf("load: %v\n%s\n%s", err, out.String(), progress.String())
-	}
-	line := out.String()[strings.LastIndex(out.String(), "RESULT "):]
-	var rep loadgen.Report
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(line), "RESULT ")), &rep); err != nil {
-		t.Fatalf("RESULT line: %v\n%s", err, out.String())
-	}
+	rep, out := runLoad(t, s, loadgen.Config{Viewers: viewers, Options: options, Probes: probes})
 	if rep.Accepted != viewers || rep.Connected != viewers+probes || !rep.Exact || len(rep.Failures) != 0 {
-		t.Fatalf("report: accepted %d, connected %d, exact %v, failures %v\n%s", rep.Accepted, rep.Connected, rep.Exact, rep.Failures, out.String())
+		t.Fatalf("report: accepted %d, connected %d, exact %v, failures %v\n%s", rep.Accepted, rep.Connected, rep.Exact, rep.Failures, out)
 	}
 	want := make([]int64, options) // voters round-robin over the options, then the probes
 	for i := range viewers {
@@ -69,10 +52,10 @@ func TestLoadAgainstServer(t *testing.T) {
 	}
 	if rep.AcceptedPerSecond <= 0 || rep.AckMS.P99 <= 0 || rep.FanoutDeliveries < int64(viewers+probes) ||
 		len(rep.ProbeLastViewerMS) != probes || rep.RSSIdle == 0 || rep.EventBytes == 0 {
-		t.Fatalf("missing figures:\n%s", out.String())
+		t.Fatalf("missing figures:\n%s", out)
 	}
 	s.recountAgrees(rep.Poll, want)
-	t.Log("\n" + out.String())
+	t.Log("\n" + out)
 }
 
 // TestLoadFailsOnWrongSecret: tokens the server refuses are connect
@@ -101,26 +84,9 @@ func TestLoadOverSeveralPolls(t *testing.T) {
 		c.shards, c.interval, c.voteRate = 4, 50*time.Millisecond, 100
 		c.maxConns, c.maxConnsIP = viewers+probes, viewers+probes
 	})
-	var out, progress bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	err := load(ctx, loadConfig{
-		cfg: loadgen.Config{
-			URL: "http://" + s.addr, AdminToken: testToken, Viewers: viewers, Options: options, Polls: polls,
-			Probes: probes, Settle: 100 * time.Millisecond, PhaseTimeout: time.Minute, MaxConnectFailures: -1,
-		},
-		viewerSecret: testSecret, sources: "127.0.0.2-127.0.0.11", timeout: 2 * time.Minute,
-	}, &out, &progress)
-	if err != nil {
-		t.Fatalf("load: %v\n%s\n%s", err, out.String(), progress.String())
-	}
-	line := out.String()[strings.LastIndex(out.String(), "RESULT "):]
-	var rep loadgen.Report
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(line), "RESULT ")), &rep); err != nil {
-		t.Fatalf("RESULT line: %v\n%s", err, out.String())
-	}
+	rep, out := runLoad(t, s, loadgen.Config{Viewers: viewers, Options: options, Polls: polls, Probes: probes})
 	if rep.Accepted != viewers || !rep.Exact || len(rep.Failures) != 0 || rep.Polls != polls || len(rep.PollIDs) != polls {
-		t.Fatalf("report: accepted %d, exact %v, failures %v, polls %d %v\n%s", rep.Accepted, rep.Exact, rep.Failures, rep.Polls, rep.PollIDs, out.String())
+		t.Fatalf("report: accepted %d, exact %v, failures %v, polls %d %v\n%s", rep.Accepted, rep.Exact, rep.Failures, rep.Polls, rep.PollIDs, out)
 	}
 	// Voter i votes in poll i mod 3 for option (i / 3) mod 2; probe k in
 	// poll k mod 3 for option k mod 2.
@@ -138,4 +104,25 @@ func TestLoadOverSeveralPolls(t *testing.T) {
 		s.waitTotals(id, want[p])
 	}
 	s.recountAgrees(rep.PollIDs[polls-1], want[polls-1])
+}
+
+// runLoad runs `votecast load` against s with cfg's viewers, options,
+// polls and probes, and returns its report and its printed summary.
+func runLoad(t *testing.T, s *server, cfg loadgen.Config) (loadgen.Report, string) {
+	t.Helper()
+	cfg.URL, cfg.AdminToken = "http://"+s.addr, testToken
+	cfg.Settle, cfg.PhaseTimeout, cfg.MaxConnectFailures = 100*time.Millisecond, time.Minute, -1
+	var out, progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	err := load(ctx, loadConfig{cfg: cfg, viewerSecret: testSecret, sources: "127.0.0.2-127.0.0.11", timeout: 4 * time.Minute}, &out, &progress)
+	if err != nil {
+		t.Fatalf("load: %v\n%s\n%s", err, out.String(), progress.String())
+	}
+	line := out.String()[strings.LastIndex(out.String(), "RESULT "):]
+	var rep loadgen.Report
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(line), "RESULT ")), &rep); err != nil {
+		t.Fatalf("RESULT line: %v\n%s", err, out.String())
+	}
+	return rep, out.String()
 }
