@@ -196,7 +196,7 @@ func (w *Worker) take(ctx, rctx context.Context, held map[int]*owned, idx int, w
 func (w *Worker) lose(held map[int]*owned, idx int, why string) {
 	o := held[idx]
 	delete(held, idx)
-	w.log.Error("tally: lost a shard lease; stopped folding it without a flush", "shard", idx, "why", why)
+	w.log.Error("tally: lost a shard lease; stopped folding it without a flush", "shard", idx, "why", why, "folded", o.runner.folded.Load())
 	o.cancel(errLeaseLost)
 	w.runnersMu.Lock()
 	w.stopped[idx] = o.done

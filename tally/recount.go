@@ -11,6 +11,17 @@ import (
 	"github.com/votecast/votecast/schema"
 )
 
+// TraceEvents is how many events of each shard a Recount keeps in Trace.
+const TraceEvents = 32
+
+// TracedEvent is one event of the log and what the fold made of it.
+type TracedEvent struct {
+	Seq     uint64
+	User    string
+	Key     string
+	Outcome string
+}
+
 // ErrLogStalled is wrapped by a recount that stopped receiving events the
 // log says it holds; trying again later may cure it.
 var ErrLogStalled = errors.New("the log stopped delivering")
@@ -20,8 +31,11 @@ type Recount struct {
 	Counts []int64
 	// ByShard are the counts of each shard, and LastSeq the sequence of
 	// its last event: where a store or a snapshot disagrees.
-	ByShard  map[int][]int64
-	LastSeq  map[int]uint64
+	ByShard map[int][]int64
+	LastSeq map[int]uint64
+	// Trace holds the first TraceEvents events of each shard, for a
+	// mismatch to be read event by event.
+	Trace    map[int][]TracedEvent
 	Events   int
 	Outcomes map[string]int
 	Last     time.Time // timestamp of the last event folded
@@ -80,7 +94,14 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 				ps = NewPollShard(poll.ID, shard, len(poll.Options))
 				shards[shard] = ps
 			}
-			rc.Outcomes[ps.Apply(&poll, meta.Sequence.Stream, ev).String()]++
+			out := ps.Apply(&poll, meta.Sequence.Stream, ev)
+			rc.Outcomes[out.String()]++
+			if rc.Trace == nil {
+				rc.Trace = map[int][]TracedEvent{}
+			}
+			if len(rc.Trace[shard]) < TraceEvents {
+				rc.Trace[shard] = append(rc.Trace[shard], TracedEvent{Seq: meta.Sequence.Stream, User: ev.User, Key: ev.ClientKey, Outcome: out.String()})
+			}
 			rc.Events++
 			rc.Last = meta.Timestamp
 		}

@@ -49,6 +49,8 @@ type shardRunner struct {
 	pending, unflushed atomic.Int64
 	// settled is !unsettled(), for other goroutines (Worker.Owns).
 	settled atomic.Bool
+	// folded is position, for other goroutines (the logs of a lost lease).
+	folded  atomic.Uint64
 	failing bool // the store is refusing flushes; logged once per outage
 }
 
@@ -86,7 +88,13 @@ func (r *shardRunner) run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}, jetstream.PullMaxMessages(max), jetstream.PullHeartbeat(schema.ConsumerHeartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if !errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The ordered consumer starts again after the last event it
+			// delivered; said at info, for a chaos run's log to be read.
+			log.Info("tally: no heartbeat from the log; reading it again from the last event delivered", "folded", r.folded.Load())
+		default:
 			log.Warn("tally: read the log", "err", err)
 		}
 	}))
@@ -252,6 +260,7 @@ func (r *shardRunner) foldBatch(ctx context.Context, batch []jetstream.Msg) bool
 		}
 		if meta, err := m.Metadata(); err == nil {
 			r.position = meta.Sequence.Stream
+			r.folded.Store(r.position)
 			r.pending.Store(int64(meta.NumPending))
 		}
 		r.unflushed.Add(1)
@@ -329,6 +338,8 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 			if last, ok := r.lastSnapshot(ctx, id); ok {
 				ps.published = last
 			}
+			r.w.log.Info("tally: loaded a poll shard", "poll", id, "shard", r.idx, "at", r.position,
+				"last_seq", ps.LastSeq, "ballots", len(ps.Ballots), "counts", ps.Counts, "published_seq", ps.published.Seq)
 			r.polls[id] = ps
 			r.owed[ps] = struct{}{} // republish what was loaded if the stream lost it
 			return ps, poll, true

@@ -112,6 +112,10 @@ func AskStored(ctx context.Context, nc *nats.Conn, poll schema.Poll) (schema.Sto
 			}
 			covered[idx] = true
 			counts := part.ByShard[idx]
+			if out.ByShard == nil {
+				out.ByShard = map[int][]int64{}
+			}
+			out.ByShard[idx] = counts
 			for i := range min(len(counts), len(out.Counts)) {
 				out.Counts[i] += counts[i]
 			}

@@ -154,6 +154,7 @@ func (w *Worker) newRunner(ctx context.Context, idx int) (*shardRunner, error) {
 		return nil, err
 	}
 	r := &shardRunner{w: w, idx: idx, polls: map[string]*PollShard{}, position: cp, checkpoint: cp}
+	r.folded.Store(cp)
 	r.eager = w.stalePolls(ctx, idx)
 	w.runnersMu.Lock()
 	w.runners[idx] = r

@@ -232,6 +232,7 @@ func printRecount(out io.Writer, poll schema.Poll, rc tally.Recount, stored sche
 func printShards(out io.Writer, poll schema.Poll, rc tally.Recount, stored schema.StoredTotals, snaps map[string]schema.Snapshot) {
 	tw := tabwriter.NewWriter(out, 4, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "shard\tlog\tlast event\tstored\tpublished\tsnapshot seq\t")
+	var bad []int
 	for shard := range poll.Shards {
 		log, st := rc.ByShard[shard], stored.ByShard[shard]
 		snap := snaps[schema.SnapshotSubject(poll.ID, shard)]
@@ -239,8 +240,18 @@ func printShards(out io.Writer, poll schema.Poll, rc tally.Recount, stored schem
 			continue
 		}
 		fmt.Fprintf(tw, "%d\t%v\t%d\t%v\t%v\t%d\t\n", shard, log, rc.LastSeq[shard], st, snap.Counts, snap.Seq)
+		bad = append(bad, shard)
 	}
 	tw.Flush()
+	for _, shard := range bad {
+		if evs := rc.Trace[shard]; len(evs) < tally.TraceEvents {
+			fmt.Fprintf(out, "shard %d, every event:", shard)
+			for _, e := range evs {
+				fmt.Fprintf(out, " %d %s/%s %s;", e.Seq, e.User, e.Key, e.Outcome)
+			}
+			fmt.Fprintln(out)
+		}
+	}
 }
 
 func pad64(c []int64, n int) []int64 {
