@@ -136,7 +136,7 @@ func runProcess(t *testing.T, args ...string) (*process, <-chan string) {
 		if t.Failed() {
 			// What the process said (its warnings and errors) is the
 			// first thing a failed run needs.
-			t.Logf("votecast %s (pid %d) log, last lines:\n%s", strings.Join(args, " "), cmd.Process.Pid, strings.Join(p.stderr[max(0, len(p.stderr)-80):], "\n"))
+			t.Logf("votecast %s (pid %d) log, last lines:\n%s", strings.Join(args, " "), cmd.Process.Pid, strings.Join(p.stderr[max(0, len(p.stderr)-200):], "\n"))
 		}
 	})
 	return p, running
