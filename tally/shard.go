@@ -194,7 +194,9 @@ func (r *shardRunner) run(ctx context.Context) {
 				r.publishSnapshots()
 			}
 		}
-		startFlush()
+		if ctx.Err() == nil {
+			startFlush() // once ctx has ended, only finish flushes
+		}
 	}
 }
 
@@ -253,9 +255,14 @@ func (r *shardRunner) finish(log *slog.Logger) {
 }
 
 // foldBatch folds every message; false when ctx ended before the end.
+// Nothing is folded once ctx has ended: from then on the reader's
+// callback may drop a message (its select picks at random between handing
+// it over and ctx.Done) and still hand over later ones, and folding those
+// would move the position, and the checkpoint the final flush saves, past
+// an event nobody folded.
 func (r *shardRunner) foldBatch(ctx context.Context, batch []jetstream.Msg) bool {
 	for _, m := range batch {
-		if !r.fold(ctx, m) {
+		if ctx.Err() != nil || !r.fold(ctx, m) {
 			return false
 		}
 		if meta, err := m.Metadata(); err == nil {
