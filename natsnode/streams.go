@@ -24,10 +24,14 @@ type StreamOptions struct {
 	// DuplicateWindow is how long JetStream remembers Nats-Msg-Ids;
 	// zero value: 2 minutes.
 	DuplicateWindow time.Duration
+	// TicketTTL is how long a waiting-room ticket lasts: the QUEUE
+	// stream remembers a viewer's entry that long, so joining the line
+	// again returns the same place; zero value: 1 hour.
+	TicketTTL time.Duration
 }
 
-// Ensure creates or updates the VOTES and TALLY streams and the polls
-// bucket, and returns the bucket. Safe to run on every start of every node.
+// Ensure creates or updates the VOTES, TALLY and QUEUE streams, the polls
+// bucket and the waiting room's buckets, and returns the polls bucket. Safe to run on every start of every node.
 func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (jetstream.KeyValue, error) {
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
@@ -37,6 +41,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (je
 	}
 	if opts.DuplicateWindow == 0 {
 		opts.DuplicateWindow = 2 * time.Minute
+	}
+	if opts.TicketTTL == 0 {
+		opts.TicketTTL = time.Hour
 	}
 	err := retryUnavailable(ctx, func() error {
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
@@ -101,7 +108,55 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (je
 	if err != nil {
 		return nil, fmt.Errorf("ensure bucket %s: %w", schema.OwnersBucket, replicasHint(err, opts.Replicas))
 	}
+	if err := ensureQueue(ctx, js, opts); err != nil {
+		return nil, err
+	}
 	return kv, nil
+}
+
+// ensureQueue declares the waiting room's stream and buckets.
+func ensureQueue(ctx context.Context, js jetstream.JetStream, opts StreamOptions) error {
+	err := retryUnavailable(ctx, func() error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        schema.QueueStream,
+			Description: "votecast: the waiting room's line; an entry's sequence is the viewer's place",
+			Subjects:    []string{schema.QueueSubject},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			// One entry per user and poll while its ticket lasts: the
+			// dedup window returns the first entry's sequence.
+			Duplicates: opts.TicketTTL,
+			MaxAge:     2 * opts.TicketTTL,
+			Replicas:   opts.Replicas,
+			MaxMsgSize: 512,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ensure stream %s: %w", schema.QueueStream, replicasHint(err, opts.Replicas))
+	}
+	buckets := []jetstream.KeyValueConfig{
+		{Bucket: schema.QueueBucket, Description: "votecast: the waiting room's serving position and admission rate",
+			History: 1, Storage: jetstream.FileStorage},
+		// A used mark must outlive the ticket it marks.
+		{Bucket: schema.UsedBucket, Description: "votecast: waiting-room tickets exchanged for a connection",
+			History: 1, TTL: 2 * opts.TicketTTL, Storage: jetstream.FileStorage},
+		// Free slots are worth nothing once stale: memory, and a TTL an
+		// edge that stopped renewing falls out by.
+		{Bucket: schema.EdgesBucket, Description: "votecast: each edge's free viewer slots",
+			History: 1, TTL: 10 * time.Second, Storage: jetstream.MemoryStorage},
+	}
+	for _, cfg := range buckets {
+		cfg.Replicas = opts.Replicas
+		err := retryUnavailable(ctx, func() error {
+			_, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", cfg.Bucket, replicasHint(err, opts.Replicas))
+		}
+	}
+	return nil
 }
 
 // ensureWait bounds how long Ensure retries what a cluster answers while

@@ -16,7 +16,17 @@ const (
 	OwnersBucket = "tally_owners" // the lease of the process that owns the tally shards
 	VotesSubject = "votes.>"
 	TallySubject = "tally.>"
+
+	// The waiting room (package waitroom).
+	QueueStream  = "QUEUE"          // one entry per viewer who joined the line; its sequence is the place
+	QueueSubject = "queue.>"        // queue.<poll>
+	QueueBucket  = "waitroom"       // the serving position and the admission rate
+	UsedBucket   = "waitroom_used"  // tickets already exchanged for a connection
+	EdgesBucket  = "waitroom_edges" // each edge's free viewer slots, renewed by the edge
 )
+
+// QueueEntrySubject is where a viewer's entry into the line for a poll goes.
+func QueueEntrySubject(poll string) string { return "queue." + poll }
 
 // OwnerLeaseTTL is how long a tally's lease on the shards outlives its
 // last renewal: how long a killed owner's shards wait for a new one.

@@ -1,0 +1,311 @@
+package waitroom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// Options configures New.
+type Options struct {
+	// JS reaches the QUEUE stream and the waitroom buckets
+	// (natsnode.Ensure declares them); required.
+	JS jetstream.JetStream
+	// Signer signs and checks tickets; required.
+	Signer *Signer
+	// Edge names this node in the free-slot report; required.
+	Edge string
+	// Free is this node's free viewer slots now (its connection cap less
+	// its connections; 0 when it is full for another reason); required.
+	Free func() int
+	// Rate is the admission rate in viewers per second until an operator
+	// sets another (SetRate); zero value: DefaultRate.
+	Rate float64
+	// TicketTTL is how long a ticket lasts; zero value: 1 hour. Keep it
+	// equal to natsnode.StreamOptions.TicketTTL, the QUEUE stream's dedup
+	// window.
+	TicketTTL time.Duration
+	// Tick is how often the admitter runs; zero value: 200ms.
+	Tick time.Duration
+	// Logger; zero value: slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the metrics; zero value: none.
+	Registerer prometheus.Registerer
+	// Now is the clock; zero value: time.Now.
+	Now func() time.Time
+}
+
+// DefaultRate is the admission rate a deployment starts with, in viewers
+// per second per edge: a fraction of what one edge took in
+// `scripts/bench` (10,000 viewers connected in about 2 s on 2 cores, while
+// they also voted), so viewers let in never meet a busy edge.
+const DefaultRate = 1000
+
+// State is the waiting room's shared state: the serving position, the
+// admission rate, and when the position last moved.
+type State struct {
+	// Serving is the last place let in: a ticket whose place is at or
+	// below it may connect.
+	Serving uint64 `json:"serving"`
+	// Rate is the admission rate, viewers per second (all edges).
+	Rate float64 `json:"rate"`
+	// At is when Serving last moved, Unix milliseconds; the admitter
+	// lets in Rate viewers per second since then.
+	At int64 `json:"at"`
+	// Admitted counts every place let in since the room was created.
+	Admitted uint64 `json:"admitted"`
+	// WinAt (Unix milliseconds) starts the second in which WinN places
+	// were let in: together no more than the edges' free slots.
+	WinAt int64  `json:"win_at"`
+	WinN  uint64 `json:"win_n"`
+}
+
+const stateKey = "state"
+
+// Room is one edge's handle on the waiting room.
+type Room struct {
+	opts   Options
+	log    *slog.Logger
+	state  jetstream.KeyValue
+	used   jetstream.KeyValue
+	edges  jetstream.KeyValue
+	stream jetstream.Stream
+
+	mu      sync.Mutex
+	cur     State
+	rev     uint64
+	last    uint64                // the last place given, as the admitter last read it
+	free    map[string]edgeReport // free slots per edge, from the edges bucket
+	metrics *metrics
+}
+
+// New opens the room's stream and buckets.
+func New(ctx context.Context, opts Options) (*Room, error) {
+	if opts.JS == nil || opts.Signer == nil || opts.Edge == "" || opts.Free == nil {
+		return nil, errors.New("new waiting room: JS, Signer, Edge and Free are required")
+	}
+	if opts.Rate == 0 {
+		opts.Rate = DefaultRate
+	}
+	if opts.Rate < 0 {
+		return nil, fmt.Errorf("new waiting room: admission rate %v is negative", opts.Rate)
+	}
+	if opts.TicketTTL == 0 {
+		opts.TicketTTL = time.Hour
+	}
+	if opts.Tick == 0 {
+		opts.Tick = 200 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Room{opts: opts, log: opts.Logger.With("part", "waitroom"), free: map[string]edgeReport{}}
+	r.metrics = newMetrics(opts.Registerer, r.Snapshot)
+	var err error
+	if r.state, err = opts.JS.KeyValue(ctx, schema.QueueBucket); err != nil {
+		return nil, fmt.Errorf("new waiting room: open bucket %s: %w", schema.QueueBucket, err)
+	}
+	if r.used, err = opts.JS.KeyValue(ctx, schema.UsedBucket); err != nil {
+		return nil, fmt.Errorf("new waiting room: open bucket %s: %w", schema.UsedBucket, err)
+	}
+	if r.edges, err = opts.JS.KeyValue(ctx, schema.EdgesBucket); err != nil {
+		return nil, fmt.Errorf("new waiting room: open bucket %s: %w", schema.EdgesBucket, err)
+	}
+	if r.stream, err = opts.JS.Stream(ctx, schema.QueueStream); err != nil {
+		return nil, fmt.Errorf("new waiting room: open stream %s: %w", schema.QueueStream, err)
+	}
+	// The state entry is created once, by whichever edge comes first.
+	b, _ := json.Marshal(State{Rate: opts.Rate, At: opts.Now().UnixMilli()})
+	if _, err := r.state.Create(ctx, stateKey, b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("new waiting room: create its state: %w", err)
+	}
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// load reads the state entry into memory.
+func (r *Room) load(ctx context.Context) error {
+	e, err := r.state.Get(ctx, stateKey)
+	if err != nil {
+		return fmt.Errorf("waiting room: read its state: %w", err)
+	}
+	return r.apply(e)
+}
+
+func (r *Room) apply(e jetstream.KeyValueEntry) error {
+	var st State
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return fmt.Errorf("waiting room: decode its state: %w", err)
+	}
+	r.mu.Lock()
+	if e.Revision() > r.rev {
+		r.cur, r.rev = st, e.Revision()
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// State is the room's state as this edge last saw it.
+func (r *Room) State() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
+
+// Snapshot is what the waiting page and the dashboard show.
+type Snapshot struct {
+	Serving  uint64  `json:"serving"`
+	Last     uint64  `json:"last"`    // the last place given
+	Waiting  uint64  `json:"waiting"` // places given and not yet let in
+	Rate     float64 `json:"rate"`    // admission rate, viewers/s
+	Admitted uint64  `json:"admitted"`
+}
+
+// Snapshot reads the room: the state entry and the stream's last place.
+func (r *Room) Snapshot() Snapshot {
+	st := r.State()
+	r.mu.Lock()
+	last := r.last
+	r.mu.Unlock()
+	s := Snapshot{Serving: st.Serving, Last: last, Rate: st.Rate, Admitted: st.Admitted}
+	if last > st.Serving {
+		s.Waiting = last - st.Serving
+	}
+	return s
+}
+
+// Queueing reports whether viewers wait in line: a viewer who arrives
+// without a ticket must join it, even where a slot is free, or it would
+// pass those already waiting.
+func (r *Room) Queueing() bool {
+	st := r.State()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last > st.Serving
+}
+
+// Join gives user a place in the line for poll, or the place it already
+// has: the entry's dedup key is the user and the poll, and the QUEUE
+// stream remembers it as long as a ticket lasts.
+func (r *Room) Join(ctx context.Context, user, poll string) (Ticket, string, error) {
+	msg := nats.NewMsg(schema.QueueEntrySubject(poll))
+	msg.Header.Set(jetstream.MsgIDHeader, "q:"+poll+":"+user)
+	now := r.opts.Now()
+	msg.Data = strconv.AppendInt(nil, now.UnixMilli(), 10)
+	ack, err := r.opts.JS.PublishMsg(ctx, msg)
+	if err != nil {
+		return Ticket{}, "", fmt.Errorf("join the waiting room: %w", err)
+	}
+	issued := now
+	if ack.Duplicate {
+		// The same place as before; its ticket lasts from then.
+		if m, err := r.stream.GetMsg(ctx, ack.Sequence); err == nil {
+			issued = m.Time
+		}
+	}
+	r.metrics.joined(ack.Duplicate)
+	r.noteLast(ack.Sequence)
+	t := Ticket{User: user, Poll: poll, Pos: ack.Sequence, Issued: issued, Expires: issued.Add(r.opts.TicketTTL)}
+	return t, r.opts.Signer.Sign(t), nil
+}
+
+func (r *Room) noteLast(seq uint64) {
+	r.mu.Lock()
+	r.last = max(r.last, seq)
+	r.mu.Unlock()
+}
+
+// ErrNotYet is returned by Admit for a ticket whose place is not yet let in.
+var ErrNotYet = errors.New("not your turn yet")
+
+// Admit exchanges a ticket for a connection: it checks the ticket (user,
+// poll, expiry, signature), that its place is let in, and marks it used.
+// Only one caller ever wins a ticket, on any edge.
+func (r *Room) Admit(ctx context.Context, tok, user, poll string) (Ticket, error) {
+	t, err := r.opts.Signer.Verify(tok, user, poll, r.opts.Now())
+	if err != nil {
+		r.metrics.refused(reasonOf(err))
+		return Ticket{}, err
+	}
+	if t.Pos > r.State().Serving {
+		return t, fmt.Errorf("%w: place %d, serving %d", ErrNotYet, t.Pos, r.State().Serving)
+	}
+	if _, err := r.used.Create(ctx, strconv.FormatUint(t.Pos, 10), []byte(user)); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			r.metrics.refused("used")
+			return Ticket{}, refuse("used", "this ticket was already used")
+		}
+		return Ticket{}, fmt.Errorf("admit a ticket: mark it used: %w", err)
+	}
+	r.metrics.admittedAfter(r.opts.Now().Sub(t.Issued))
+	return t, nil
+}
+
+// Check verifies a ticket for a vote cast while waiting: signature, user,
+// poll and expiry; a ticket need not be let in, nor unused, to vote.
+func (r *Room) Check(tok, user, poll string) (Ticket, error) {
+	t, err := r.opts.Signer.Verify(tok, user, poll, r.opts.Now())
+	if err != nil {
+		r.metrics.refused(reasonOf(err))
+	}
+	return t, err
+}
+
+// SetRate changes the admission rate for every edge.
+func (r *Room) SetRate(ctx context.Context, rate float64) (State, error) {
+	if rate < 0 || rate > 1e6 {
+		return State{}, fmt.Errorf("admission rate %v: must be between 0 and 1000000 viewers a second", rate)
+	}
+	for range 10 {
+		e, err := r.state.Get(ctx, stateKey)
+		if err != nil {
+			return State{}, fmt.Errorf("set the admission rate: %w", err)
+		}
+		var st State
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			return State{}, fmt.Errorf("set the admission rate: decode the state: %w", err)
+		}
+		st.Rate = rate
+		b, _ := json.Marshal(st)
+		rev, err := r.state.Update(ctx, stateKey, b, e.Revision())
+		if err == nil {
+			r.apply(entry{st: b, rev: rev})
+			return st, nil
+		}
+		if !isConflict(err) {
+			return State{}, fmt.Errorf("set the admission rate: %w", err)
+		}
+	}
+	return State{}, errors.New("set the admission rate: the state kept changing under ten tries")
+}
+
+// entry lets a value this edge wrote go through apply like a watched one.
+type entry struct {
+	jetstream.KeyValueEntry
+	st  []byte
+	rev uint64
+}
+
+func (e entry) Value() []byte    { return e.st }
+func (e entry) Revision() uint64 { return e.rev }
+
+func isConflict(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
