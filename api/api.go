@@ -25,6 +25,7 @@ import (
 
 	"github.com/votecast/votecast/polls"
 	"github.com/votecast/votecast/schema"
+	"github.com/votecast/votecast/waitroom"
 )
 
 // MaxBodyBytes bounds a request body.
@@ -73,6 +74,9 @@ type Options struct {
 	TallyLag func(ctx context.Context) (uint64, error)
 	// Ready reports whether this node can take and count votes.
 	Ready func(ctx context.Context) error
+	// Queue is the waiting room; zero value: none (stats carry no queue,
+	// and setting the admission rate answers 404).
+	Queue Queue
 	// Logger; zero value: slog.Default().
 	Logger *slog.Logger
 }
@@ -106,6 +110,9 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("POST /api/polls/{id}/close", h.admin(h.change(opts.Producer.Close)))
 	m.HandleFunc("GET /api/polls/{id}/results", h.results)
 	m.HandleFunc("GET /api/stats", h.admin(h.stats))
+	if opts.Queue != nil {
+		m.HandleFunc("PUT /api/queue/rate", h.admin(h.setRate))
+	}
 	handleProbes(m, opts.Ready)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, http.StatusNotFound, "no such endpoint") })
 	h.mux = m
@@ -206,7 +213,11 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) change(do func(context.Context, string) (schema.Poll, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		p, err := do(r.Context(), id)
+		// A close waits for in-flight votes and for the waiting room's
+		// grace; a client that hangs up must not leave the poll closing.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Minute)
+		defer cancel()
+		p, err := do(ctx, id)
 		if err != nil {
 			h.fail(w, "change poll "+id, err)
 			return
@@ -295,6 +306,9 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
 		}
 		out["tally_pending"] = lag
 	}
+	if h.opts.Queue != nil {
+		out["queue"] = h.opts.Queue.Snapshot()
+	}
 	if h.opts.Totals != nil {
 		perPoll := map[string]map[string]int{}
 		total := 0
@@ -366,4 +380,35 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// Queue is what the producer API needs of the waiting room.
+type Queue interface {
+	Snapshot() waitroom.Snapshot
+	SetRate(ctx context.Context, rate float64) (waitroom.State, error)
+}
+
+// setRate changes the waiting room's admission rate, live, for every edge:
+// PUT /api/queue/rate {"rate": viewers per second}.
+func (h *Handler) setRate(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Rate *float64 `json:"rate"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.Rate == nil {
+		writeError(w, http.StatusBadRequest, `want {"rate": viewers per second}`)
+		return
+	}
+	st, err := h.opts.Queue.SetRate(r.Context(), *body.Rate)
+	if err != nil {
+		if *body.Rate < 0 || *body.Rate > 1e6 {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		h.fail(w, "set the admission rate", err)
+		return
+	}
+	h.log.Info("admission rate changed", "rate", st.Rate)
+	writeJSON(w, http.StatusOK, h.opts.Queue.Snapshot())
 }

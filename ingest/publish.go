@@ -30,11 +30,12 @@ func (v *viewer) vote(f schema.VoteFrame) {
 		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: "poll not found"})
 		return
 	}
-	if poll.State == schema.Closing || poll.State == schema.Closed {
+	queued := v.place != 0 && poll.TakesQueuedVote(v.place, time.Now())
+	if (poll.State == schema.Closing || poll.State == schema.Closed) && !queued {
 		v.closedVote(poll, f)
 		return
 	}
-	if reason := refuse(&poll, f); reason != "" {
+	if reason := refuse(&poll, f, queued); reason != "" {
 		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: reason})
 		return
 	}
@@ -66,6 +67,7 @@ func (v *viewer) vote(f schema.VoteFrame) {
 		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "busy", RetryAfterMS: 200 + rand.IntN(800)})
 		return
 	}
+	v.s.voteRate.add(time.Now())
 	shard := schema.ShardOf(v.user, poll.Shards)
 	msg := nats.NewMsg(schema.VoteSubject(poll.ID, shard))
 	msg.Data = schema.AppendVoteEvent(make([]byte, 0, 8+len(v.user)+len(f.ID)), v.user, f)
@@ -83,12 +85,13 @@ func (v *viewer) vote(f schema.VoteFrame) {
 	v.s.published <- published{v: v, fut: fut, stalled: stalled, poll: poll, shard: shard, f: f, start: start}
 }
 
-// refuse says why a frame can never count, or "".
-func refuse(p *schema.Poll, f schema.VoteFrame) string {
+// refuse says why a frame can never count, or "". A vote from the line
+// (queued) may go in while the poll closes, within its queue grace.
+func refuse(p *schema.Poll, f schema.VoteFrame, queued bool) string {
 	switch {
 	case p.State == schema.Draft:
 		return "poll is not open yet"
-	case p.State != schema.Open:
+	case p.State != schema.Open && !queued:
 		return "poll is closed"
 	case f.Option >= len(p.Options):
 		return "no such option"
@@ -131,7 +134,13 @@ func (v *viewer) resolve(ack *jetstream.PubAck, poll schema.Poll, shard int, f s
 	if v.stillOpen(poll.ID) {
 		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The markers go in after the line's grace (see schema.Poll.QueueSeq),
+	// set when the close began: after this vote was sent, maybe.
+	until := poll.QueueUntil
+	if cur, ok := v.s.opts.Polls.Get(poll.ID); ok && cur.QueueUntil.After(until) {
+		until = cur.QueueUntil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(10*time.Second, time.Until(until)+10*time.Second))
 	defer cancel()
 	closed, err := v.s.opts.Polls.WaitFor(ctx, poll.ID, func(p schema.Poll) bool { return p.State == schema.Closed })
 	if err != nil {

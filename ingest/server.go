@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"github.com/votecast/votecast/identity"
 	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/schema"
+	"github.com/votecast/votecast/waitroom"
 )
 
 // Feed gives a connection its poll's results frames (the broadcast hub).
@@ -84,6 +86,17 @@ type Options struct {
 	// 5 per second, burst 20.
 	VoteRate  rate.Limit
 	VoteBurst int
+	// MaxVoteRate is the votes per second this node takes before new
+	// viewers are sent to the waiting room (with Room set); zero value:
+	// 10000 (`scripts/bench`, 2 cores: 13,617 votes/s sustained with
+	// js-sync 2m, 2,385 with always; see BENCHMARKS.md).
+	MaxVoteRate float64
+	// Room is the waiting room: with it, a viewer who arrives while this
+	// node is full (or while others wait in line) is refused with
+	// "queue": true and joins the line (waitroom), and a viewer whose
+	// ticket is let in connects with it. Zero value: no waiting room; a
+	// full node answers 503 with retry_after_ms.
+	Room Room
 	// Logger; zero value: slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the metrics; zero value: none.
@@ -126,6 +139,7 @@ type Server struct {
 	janitorStop chan struct{}
 	janitorDone chan struct{}
 	acks        [4]atomic.Int64
+	voteRate    meter // votes published per second
 }
 
 var statuses = [4]string{schema.StatusAccepted, schema.StatusDuplicate, schema.StatusRejected, schema.StatusRetry}
@@ -175,6 +189,9 @@ func New(opts Options) (*Server, error) {
 	if opts.VoteRate == 0 {
 		opts.VoteRate, opts.VoteBurst = 5, 20
 	}
+	if opts.MaxVoteRate == 0 {
+		opts.MaxVoteRate = 10_000
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -223,11 +240,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, err.Error(), 0)
 		return
 	}
+	ticket := r.URL.Query().Get("ticket")
+	room := s.opts.Room
+	if room != nil && ticket == "" && (room.Queueing() || s.Full()) {
+		s.metrics.refusedConns.Inc()
+		queueError(w)
+		return
+	}
 	ip := clientIP(r)
 	if reason := s.admit(ip); reason != "" {
 		s.metrics.refusedConns.Inc()
-		httpError(w, http.StatusServiceUnavailable, reason, 2000)
+		if room != nil && ticket == "" {
+			queueError(w)
+			return
+		}
+		// A ticket let in meets a node filled since: it stays unused.
+		httpError(w, http.StatusServiceUnavailable, reason, 1000+rand.IntN(1000))
 		return
+	}
+	if room != nil && ticket != "" {
+		if _, err := room.Admit(r.Context(), ticket, user, poll.ID); err != nil {
+			s.release(ip)
+			switch {
+			case errors.Is(err, waitroom.ErrNotYet):
+				httpError(w, http.StatusTooManyRequests, "not your turn yet", 1000)
+			case errors.Is(err, waitroom.ErrTicket):
+				httpError(w, http.StatusForbidden, err.Error(), 0)
+			default:
+				s.log.Warn("ingest: admit a ticket", "poll", poll.ID, "err", err)
+				httpError(w, http.StatusServiceUnavailable, "waiting room unavailable", 1000)
+			}
+			return
+		}
 	}
 	s.janitorOnce.Do(func() { go s.janitor() })
 	uw := &upgradeWriter{ResponseWriter: w, pool: s.batches}
@@ -251,6 +295,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.track(v, false)
 		parts.Do(parts.Intake, v.serve)
 	})
+}
+
+// Full reports whether this node is at a capacity: its connections, its
+// publishes in flight (90% of the cap) or its votes per second.
+func (s *Server) Full() bool {
+	return s.conns.Load() >= int64(s.opts.MaxConns) ||
+		len(s.inFlight) >= cap(s.inFlight)*9/10 ||
+		float64(s.voteRate.perSecond(time.Now())) >= s.opts.MaxVoteRate
+}
+
+// Free is the viewer slots this node has now: none while it is full.
+func (s *Server) Free() int {
+	if s.Full() {
+		return 0
+	}
+	return s.opts.MaxConns - int(s.conns.Load())
+}
+
+// queueError answers an upgrade past capacity where a waiting room is:
+// the page joins the line (POST /api/polls/{id}/queue) instead of trying
+// again.
+func queueError(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte(`{"error":"this node is full: join the waiting room","queue":true}` + "\n"))
 }
 
 func (s *Server) admit(ip string) string {

@@ -43,6 +43,12 @@ type viewer struct {
 	wire *corkConn
 
 	votes *voteState // reader goroutine only, but for keys (see voteState)
+
+	// place and reply are set on a vote cast from the waiting room
+	// (queued.go): the ticket's place, and where its one answer goes
+	// instead of a socket.
+	place uint64
+	reply chan schema.Ack
 }
 
 type voteState struct {
@@ -141,5 +147,12 @@ func (v *viewer) admitFrame() admission {
 
 func (v *viewer) answer(a schema.Ack) {
 	v.s.count(a.Status)
+	if v.reply != nil {
+		select {
+		case v.reply <- a:
+		default: // one answer per vote from the line; never block the acker
+		}
+		return
+	}
 	v.send(schema.AppendAck(make([]byte, 0, 96), a))
 }

@@ -47,6 +47,7 @@ import (
 	"github.com/votecast/votecast/polls"
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/tally"
+	"github.com/votecast/votecast/waitroom"
 	"github.com/votecast/votecast/web"
 )
 
@@ -118,6 +119,21 @@ type Options struct {
 	// Replicas of every stream and bucket the node declares; zero value:
 	// natsnode's (1, one server).
 	Replicas int
+	// TicketKey signs waiting-room tickets; every edge of a deployment
+	// needs the same one. Zero value: derived from AdminToken, which the
+	// edges share already.
+	TicketKey []byte
+	// TicketTTL is how long a waiting-room ticket lasts; zero value: 1h.
+	TicketTTL time.Duration
+	// AdmitRate is the waiting room's admission rate until an operator
+	// sets another, viewers per second; zero value: waitroom's (1000).
+	AdmitRate float64
+	// QueueGrace is how long viewers in line when a poll closes may still
+	// vote from it; zero value: polls' (15s).
+	QueueGrace time.Duration
+	// MaxVoteRate is the votes per second an edge takes before new
+	// viewers wait in line; zero value: ingest's (10,000).
+	MaxVoteRate float64
 	// DebugAddr, when set, serves CPU and heap profiles (parts.Handler)
 	// on a listener of its own, for operators only; zero value: none.
 	DebugAddr string
@@ -133,6 +149,7 @@ type Node struct {
 	srv   *http.Server
 	debug *http.Server   // nil without DebugAddr
 	ing   *ingest.Server // nil without ingest and broadcast
+	room  *waitroom.Room // nil without ingest and broadcast
 	store tally.Store    // nil without tally
 	// worker is nil without tally.
 	worker *tally.Worker
@@ -204,7 +221,7 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	}
 
-	kv, err := natsnode.Ensure(ctx, opts.JS, natsnode.StreamOptions{DuplicateWindow: opts.DuplicateWindow, Replicas: opts.Replicas})
+	kv, err := natsnode.Ensure(ctx, opts.JS, natsnode.StreamOptions{DuplicateWindow: opts.DuplicateWindow, Replicas: opts.Replicas, TicketTTL: opts.TicketTTL})
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +247,14 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.onStop(catalog.Close)
-	producer, err := polls.NewProducer(kv, opts.JS, polls.ProducerOptions{Shards: opts.Shards, CloseGrace: opts.CloseGrace})
+	po := polls.ProducerOptions{Shards: opts.Shards, CloseGrace: opts.CloseGrace, QueueGrace: opts.QueueGrace}
+	if opts.Roles.serves() {
+		if n.room, err = n.openRoom(ctx, reg); err != nil {
+			return nil, err
+		}
+		po.Queue = n.room
+	}
+	producer, err := polls.NewProducer(kv, opts.JS, po)
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +270,8 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 		if err := n.serveViewers(mux, catalog, producer, hub, reg); err != nil {
 			return nil, err
 		}
+		// After serveViewers: the room reads n.ing's free slots.
+		n.roles.Go(func() { n.room.Run(roleCtx) })
 	} else {
 		probes := api.Probes(n.Ready)
 		for _, p := range []string{"/livez", "/healthz", "/readyz"} {
@@ -324,6 +350,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 	} else {
 		ingOpts.RefuseVotes = NoVotesReason
 	}
+	ingOpts.Room, ingOpts.MaxVoteRate = n.room, opts.MaxVoteRate
 	ing, err := ingest.New(ingOpts)
 	if err != nil {
 		return err
@@ -331,7 +358,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 	n.ing = ing
 	ao := api.Options{
 		AdminToken: opts.AdminToken, Catalog: catalog, Producer: producer, AckCounts: ing.AckCounts,
-		Ready: n.Ready, Logger: n.log,
+		Ready: n.Ready, Logger: n.log, Queue: n.room,
 	}
 	if hub != nil {
 		ao.Totals = hub
@@ -350,6 +377,14 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 	}
 	for _, p := range []string{"/api/", "/livez", "/healthz", "/readyz"} {
 		mux.Handle(p, apiHandler)
+	}
+	wo := waitroom.HTTPOptions{Room: n.room, Identify: opts.Identity.Identify, Poll: catalog.Get, Full: ing.Full, Logger: n.log}
+	if opts.Roles.Has(Ingest) {
+		wo.Vote = ing.VoteQueued
+	}
+	line := waitroom.Handler(wo)
+	for _, p := range []string{"POST /api/polls/{id}/queue", "GET /api/queue", "POST /api/polls/{id}/queue/vote"} {
+		mux.Handle(p, line)
 	}
 	mux.Handle("GET /ws", ing)
 	mux.Handle("/", pages)
@@ -475,4 +510,26 @@ func (n *Node) stop() {
 		n.release[i]()
 	}
 	n.release = nil
+}
+
+// openRoom opens this edge's handle on the waiting room. Its free slots
+// are ingest's: Run starts once serveViewers has set n.ing.
+func (n *Node) openRoom(ctx context.Context, reg prometheus.Registerer) (*waitroom.Room, error) {
+	key := n.opts.TicketKey
+	if len(key) == 0 {
+		key = waitroom.DeriveKey(n.opts.AdminToken)
+	}
+	signer, err := waitroom.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	edge := n.opts.NodeID
+	if edge == "" {
+		edge = "edge-" + schema.NewPollID()
+	}
+	return waitroom.New(ctx, waitroom.Options{
+		JS: n.opts.JS, Signer: signer, Edge: edge, Rate: n.opts.AdmitRate, TicketTTL: n.opts.TicketTTL,
+		Free:   func() int { return n.ing.Free() },
+		Logger: n.log, Registerer: reg,
+	})
 }

@@ -20,6 +20,8 @@ type Producer struct {
 	js      jetstream.JetStream
 	shards  int
 	grace   time.Duration
+	queue   Queue
+	qgrace  time.Duration
 	nowFunc func() time.Time
 }
 
@@ -32,6 +34,20 @@ type ProducerOptions struct {
 	// Correctness does not depend on it (ingest compares the PubAck's
 	// sequence with the marker); it only spares late voters a "closed".
 	CloseGrace time.Duration
+	// Queue tells whether viewers wait in line for a poll; zero value:
+	// no waiting room, no queue grace.
+	Queue Queue
+	// QueueGrace is how long viewers who joined the line before the
+	// close may still vote from it; zero value: 15s; negative: none.
+	// Only a poll with viewers in line when it closes waits for it.
+	QueueGrace time.Duration
+}
+
+// Queue is what closing needs of the waiting room.
+type Queue interface {
+	// LastPlace returns the last place given in the line (for any poll)
+	// and whether any viewer of poll still waits.
+	LastPlace(ctx context.Context, poll string) (last uint64, waiting bool, err error)
 }
 
 // NewProducer returns a Producer over the polls bucket and the stream.
@@ -45,7 +61,10 @@ func NewProducer(kv jetstream.KeyValue, js jetstream.JetStream, opts ProducerOpt
 	if opts.CloseGrace == 0 {
 		opts.CloseGrace = time.Second
 	}
-	return &Producer{kv: kv, js: js, shards: opts.Shards, grace: opts.CloseGrace, nowFunc: time.Now}, nil
+	if opts.QueueGrace == 0 {
+		opts.QueueGrace = 15 * time.Second
+	}
+	return &Producer{kv: kv, js: js, shards: opts.Shards, grace: opts.CloseGrace, queue: opts.Queue, qgrace: opts.QueueGrace, nowFunc: time.Now}, nil
 }
 
 // Create stores a new draft poll.
@@ -94,7 +113,19 @@ func (p *Producer) Open(ctx context.Context, id string) (schema.Poll, error) {
 // for in-flight publishes, a marker on each shard subject, then closed with
 // the markers' sequences. A crash midway leaves the poll closing, and
 // calling Close again finishes the job without a second marker.
+//
+// When viewers wait in line for the poll, closing also records the last
+// place given (QueueSeq) and lets those viewers vote from the line until
+// QueueUntil; the markers go in after it, so their votes count.
 func (p *Producer) Close(ctx context.Context, id string) (schema.Poll, error) {
+	var last uint64
+	var waiting bool
+	if p.queue != nil && p.qgrace > 0 {
+		var err error
+		if last, waiting, err = p.queue.LastPlace(ctx, id); err != nil {
+			return schema.Poll{}, fmt.Errorf("close poll %s: read the waiting room: %w", id, err)
+		}
+	}
 	poll, err := p.update(ctx, id, func(poll *schema.Poll) error {
 		switch poll.State {
 		case schema.Closing, schema.Closed:
@@ -104,13 +135,19 @@ func (p *Producer) Close(ctx context.Context, id string) (schema.Poll, error) {
 			return nil
 		}
 		poll.State = schema.Closing
+		if waiting {
+			poll.QueueSeq, poll.QueueUntil = last, p.nowFunc().Add(p.qgrace).UTC()
+		}
 		return nil
 	})
 	if err != nil || poll.State != schema.Closing {
 		return poll, err
 	}
+	// A close resumed after a crash waits out what is left of the line's
+	// grace too.
+	wait := max(p.grace, poll.QueueUntil.Sub(p.nowFunc())+p.grace)
 	select {
-	case <-time.After(p.grace):
+	case <-time.After(wait):
 	case <-ctx.Done():
 		return poll, fmt.Errorf("close poll %s: %w", id, ctx.Err())
 	}

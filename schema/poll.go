@@ -61,6 +61,25 @@ type Poll struct {
 	// its shard's marker. Ingest uses it to answer votes whose PubAck arrived
 	// while the poll was closing.
 	Markers []uint64 `json:"markers,omitempty"`
+	// QueueSeq and QueueUntil are set when the poll starts closing while
+	// viewers wait in line for it: a viewer whose ticket's place is at or
+	// below QueueSeq (it joined before the close) may still vote from the
+	// line until QueueUntil, and the markers go in only after it, so its
+	// vote stands before them and counts.
+	QueueSeq   uint64    `json:"queue_seq,omitempty"`
+	QueueUntil time.Time `json:"queue_until,omitzero"`
+}
+
+// TakesQueuedVote reports whether a vote from the line, with a ticket
+// for place pos, may still be published at now.
+func (p *Poll) TakesQueuedVote(pos uint64, now time.Time) bool {
+	switch p.State {
+	case Open:
+		return true
+	case Closing:
+		return pos != 0 && pos <= p.QueueSeq && now.Before(p.QueueUntil)
+	}
+	return false
 }
 
 // PollSpec is what a producer may set on a poll.

@@ -309,3 +309,30 @@ func isConflict(err error) bool {
 	var api *jetstream.APIError
 	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
+
+// LastPlace returns the last place given in the line and whether a viewer
+// of poll still waits in it (polls.Queue: a poll closing with viewers in
+// line gives them time to vote).
+func (r *Room) LastPlace(ctx context.Context, poll string) (uint64, bool, error) {
+	info, err := r.stream.Info(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("read the line's length: %w", err)
+	}
+	r.noteLast(info.State.LastSeq)
+	m, err := r.stream.GetLastMsgForSubject(ctx, schema.QueueEntrySubject(poll))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return info.State.LastSeq, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read the line's last place for poll %s: %w", poll, err)
+	}
+	e, err := r.state.Get(ctx, stateKey)
+	if err != nil {
+		return 0, false, fmt.Errorf("read the serving position: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return 0, false, fmt.Errorf("decode the serving position: %w", err)
+	}
+	return info.State.LastSeq, m.Sequence > st.Serving, nil
+}

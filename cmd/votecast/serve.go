@@ -41,6 +41,11 @@ type serveConfig struct {
 	voteRate     float64
 	closeGrace   time.Duration
 	dupWindow    time.Duration
+	ticketKey    string
+	ticketTTL    time.Duration
+	admitRate    float64
+	queueGrace   time.Duration
+	maxVoteRate  float64
 	replicas     int // 0: streamReplicas decides
 	logLevel     string
 	debugAddr    string
@@ -87,6 +92,11 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.maxConnsIP, "max-conns-per-ip", 20_000, "viewer connections from one address")
 	fs.Float64Var(&c.voteRate, "vote-rate", 5, "frames per second per connection (burst 4x)")
 	fs.DurationVar(&c.closeGrace, "close-grace", time.Second, "wait for in-flight publishes before close markers")
+	fs.Float64Var(&c.maxVoteRate, "max-vote-rate", 10_000, "votes per second this node takes before new viewers wait in line (the waiting room)")
+	fs.Float64Var(&c.admitRate, "admit-rate", 1000, "viewers per second the waiting room lets in, until the producer sets another")
+	fs.DurationVar(&c.queueGrace, "queue-grace", 15*time.Second, "how long viewers in line when a poll closes may still vote from it")
+	fs.DurationVar(&c.ticketTTL, "ticket-ttl", time.Hour, "how long a waiting-room ticket lasts")
+	fs.StringVar(&c.ticketKey, "ticket-key", "", "key (32+ bytes) signing waiting-room tickets, the same on every edge (env VOTECAST_TICKET_KEY); empty: derived from the producer token")
 	fs.DurationVar(&c.dupWindow, "dedup-window", 2*time.Minute, "how long JetStream remembers vote dedup keys")
 	fs.IntVar(&c.replicas, "replicas", 0, "copies of every stream and bucket; 0: 1 on the embedded NATS, 3 with --nats (1 if that server is not in a cluster)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -105,6 +115,13 @@ func serve(ctx context.Context, c serveConfig) error {
 	}
 	if c.fanoutShare < 0 || c.fanoutShare > 1 {
 		return fmt.Errorf("--fanout-share %v: want a share of the CPU between 0 and 1, such as 0.1", c.fanoutShare)
+	}
+	if c.ticketKey != "" && len(c.ticketKey) < 32 {
+		return fmt.Errorf("--ticket-key: %d characters; use at least 32 (for example: openssl rand -hex 32)", len(c.ticketKey))
+	}
+	if c.admitRate < 0 || c.maxVoteRate < 0 || c.queueGrace < 0 || (c.ticketTTL != 0 && c.ticketTTL < time.Minute) {
+		return fmt.Errorf("--admit-rate %v, --max-vote-rate %v, --queue-grace %v, --ticket-ttl %v: want rates of 0 or more, a grace of 0 or more and a ticket of a minute or more",
+			c.admitRate, c.maxVoteRate, c.queueGrace, c.ticketTTL)
 	}
 	if c.stall < 0 {
 		return fmt.Errorf("--stall-timeout %v: want a positive duration such as 2s", c.stall)
@@ -147,7 +164,8 @@ func serve(ctx context.Context, c serveConfig) error {
 		MaxInFlight: c.maxInFlight, StallTimeout: c.stall, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
 		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate),
 		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
-		DebugAddr: c.debugAddr, Logger: log,
+		TicketKey: []byte(c.ticketKey), TicketTTL: c.ticketTTL, AdmitRate: c.admitRate, QueueGrace: queueGrace(c.queueGrace),
+		MaxVoteRate: c.maxVoteRate, DebugAddr: c.debugAddr, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -239,4 +257,13 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("write viewer key: %w", err)
 	}
 	return b, nil
+}
+
+// queueGrace maps --queue-grace 0 (none) to the node's "none", since the
+// node's zero value means its default.
+func queueGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

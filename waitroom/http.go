@@ -1,0 +1,210 @@
+package waitroom
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// HTTPOptions configures Handler.
+type HTTPOptions struct {
+	Room *Room
+	// Identify says who the viewer is, as the WebSocket does
+	// (identity.Verifier.Identify).
+	Identify func(w http.ResponseWriter, r *http.Request) (user, sealed string, err error)
+	// Poll finds a poll in the catalog.
+	Poll func(id string) (schema.Poll, bool)
+	// Full reports whether this edge is at a capacity (ingest.Server.Full).
+	Full func() bool
+	// Vote casts a vote from the line (ingest.Server.VoteQueued); zero
+	// value: this node takes no votes, and votes from the line answer 503.
+	Vote func(ctx context.Context, user, poll string, place uint64, f schema.VoteFrame) (schema.Ack, error)
+	// Logger; zero value: slog.Default().
+	Logger *slog.Logger
+}
+
+// maxBody bounds a request body: a ticket and a vote frame.
+const maxBody = MaxTicketBytes + schema.MaxFrameBytes + 64
+
+// Handler serves the waiting room's endpoints:
+//
+//	POST /api/polls/{id}/queue       join the line (or be let in at once)
+//	GET  /api/queue                  the line: serving position, length, rate (cacheable for 1s)
+//	POST /api/polls/{id}/queue/vote  vote from the line with a ticket
+func Handler(opts HTTPOptions) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &handler{opts: opts, limits: map[uint64]*rate.Limiter{}}
+	m := http.NewServeMux()
+	m.HandleFunc("POST /api/polls/{id}/queue", h.join)
+	m.HandleFunc("GET /api/queue", h.line)
+	m.HandleFunc("POST /api/polls/{id}/queue/vote", h.vote)
+	return m
+}
+
+type handler struct {
+	opts   HTTPOptions
+	mu     sync.Mutex
+	limits map[uint64]*rate.Limiter // per place: votes from the line
+}
+
+// Place is the answer to joining: let in at once, or a ticket and where
+// it stands. Ahead is the viewers before this one still waiting; the
+// page counts down from it as the serving position moves (GET /api/queue).
+type Place struct {
+	Admit     bool      `json:"admit"`
+	Ticket    string    `json:"ticket,omitempty"`
+	Place     uint64    `json:"place,omitempty"`
+	Serving   uint64    `json:"serving"`
+	Ahead     uint64    `json:"ahead"`
+	Rate      float64   `json:"rate"`
+	ETAms     int64     `json:"eta_ms"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Viewer is the sealed anonymous id, as the socket's hello frame
+	// carries it, for a page whose cookie does not reach.
+	Viewer string `json:"viewer,omitempty"`
+}
+
+func (h *handler) join(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	poll, ok := h.opts.Poll(id)
+	if !schema.ValidPollID(id) || !ok {
+		writeError(w, http.StatusNotFound, "poll not found")
+		return
+	}
+	user, sealed, err := h.opts.Identify(w, r)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	room := h.opts.Room
+	if !room.Queueing() && !h.opts.Full() {
+		writeJSON(w, http.StatusOK, Place{Admit: true, Serving: room.State().Serving, Viewer: sealed})
+		return
+	}
+	t, tok, err := room.Join(r.Context(), user, poll.ID)
+	if err != nil {
+		h.opts.Logger.Warn("waiting room: join", "poll", poll.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "waiting room unavailable, try again shortly")
+		return
+	}
+	st := room.State()
+	p := Place{Ticket: tok, Place: t.Pos, Serving: st.Serving, Rate: st.Rate, ExpiresAt: t.Expires.UTC(), Viewer: sealed}
+	if t.Pos <= st.Serving {
+		p.Admit = true
+	} else {
+		p.Ahead = t.Pos - st.Serving - 1
+		p.ETAms = eta(t.Pos-st.Serving, st.Rate)
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// eta is how long n places take at rate, in milliseconds; -1 when the
+// line does not move (rate 0).
+func eta(n uint64, rate float64) int64 {
+	if rate <= 0 {
+		return -1
+	}
+	return int64(math.Ceil(float64(n) / rate * 1000))
+}
+
+// line is the same answer for every waiting viewer, so a cache in front
+// (or the browser's) can take most of the polling.
+func (h *handler) line(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=1")
+	writeJSON(w, http.StatusOK, h.opts.Room.Snapshot())
+}
+
+type queuedVote struct {
+	Ticket string          `json:"ticket"`
+	Vote   json.RawMessage `json:"vote"`
+}
+
+func (h *handler) vote(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Vote == nil {
+		writeError(w, http.StatusServiceUnavailable, "this node takes no votes")
+		return
+	}
+	id := r.PathValue("id")
+	if _, ok := h.opts.Poll(id); !schema.ValidPollID(id) || !ok {
+		writeError(w, http.StatusNotFound, "poll not found")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "request larger than a ticket and a vote")
+		return
+	}
+	var q queuedVote
+	if err := json.Unmarshal(body, &q); err != nil {
+		writeError(w, http.StatusBadRequest, `want {"ticket": "...", "vote": {"type": "vote", "id": "...", "option": N}}`)
+		return
+	}
+	f, err := schema.DecodeClientFrame(q.Vote)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	user, _, err := h.opts.Identify(w, r)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	t, err := h.opts.Room.Check(q.Ticket, user, id)
+	if err != nil {
+		writeError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	if !h.allow(t.Pos) {
+		writeJSON(w, http.StatusTooManyRequests, schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "too many votes, slow down", RetryAfterMS: 1000})
+		return
+	}
+	a, err := h.opts.Vote(r.Context(), user, id, t.Pos, f)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(schema.AppendAck(nil, a))
+}
+
+// allow limits votes from one place as a socket's frames are limited
+// (5 a second, burst 20); the map is dropped whole when it grows large,
+// which costs a waiting viewer at most a fresh burst.
+func (h *handler) allow(place uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.limits[place]
+	if !ok {
+		if len(h.limits) >= 100_000 {
+			clear(h.limits)
+		}
+		l = rate.NewLimiter(5, 20)
+		h.limits[place] = l
+	}
+	return l.Allow()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
