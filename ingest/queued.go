@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/votecast/votecast/schema"
-	"github.com/votecast/votecast/waitroom"
 )
 
 // Room is what ingest needs of the waiting room (package waitroom).
@@ -14,8 +13,9 @@ type Room interface {
 	// Queueing reports whether viewers wait in line: one who arrives
 	// without a ticket must join it, or it would pass them.
 	Queueing() bool
-	// Admit exchanges a ticket for a connection, once.
-	Admit(ctx context.Context, ticket, user, poll string) (waitroom.Ticket, error)
+	// Admit exchanges a ticket for a connection: one at a time per
+	// ticket; release ends the use when the connection closes.
+	Admit(ctx context.Context, ticket, user, poll string) (release func(), err error)
 }
 
 // ErrNoVotes is returned by VoteQueued on a node that takes no votes.

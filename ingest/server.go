@@ -258,8 +258,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, reason, 1000+rand.IntN(1000))
 		return
 	}
+	releaseTicket := func() {}
 	if room != nil && ticket != "" {
-		if _, err := room.Admit(r.Context(), ticket, user, poll.ID); err != nil {
+		var err error
+		if releaseTicket, err = room.Admit(r.Context(), ticket, user, poll.ID); err != nil {
 			s.release(ip)
 			switch {
 			case errors.Is(err, waitroom.ErrNotYet):
@@ -278,6 +280,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(uw, r, &websocket.AcceptOptions{OriginPatterns: s.patterns})
 	if err != nil {
 		s.release(ip)
+		releaseTicket()
 		return // Accept has answered (403 for a foreign Origin)
 	}
 	c.SetReadLimit(4 * schema.MaxFrameBytes) // larger frames close the socket; up to it they get an error frame
@@ -292,6 +295,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// freed: an idle viewer is that goroutine's small stack and its socket.
 	s.serving.Go(func() {
 		defer s.release(ip)
+		defer releaseTicket()
 		defer s.track(v, false)
 		parts.Do(parts.Intake, v.serve)
 	})

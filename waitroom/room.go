@@ -234,27 +234,80 @@ func (r *Room) noteLast(seq uint64) {
 // ErrNotYet is returned by Admit for a ticket whose place is not yet let in.
 var ErrNotYet = errors.New("not your turn yet")
 
+// usedMark is a ticket's entry in the used bucket: which edge holds the
+// connection it was exchanged for.
+type usedMark struct {
+	User string `json:"user"`
+	Edge string `json:"edge"`
+}
+
 // Admit exchanges a ticket for a connection: it checks the ticket (user,
-// poll, expiry, signature), that its place is let in, and marks it used.
-// Only one caller ever wins a ticket, on any edge.
-func (r *Room) Admit(ctx context.Context, tok, user, poll string) (Ticket, error) {
+// poll, expiry, signature) and that its place is let in, and marks it
+// used. A ticket holds one connection at a time, on any edge: while it is
+// used, another exchange is refused. release ends the use when the
+// connection closes, so the same viewer can reconnect after a dropped
+// connection with the ticket it has; a mark left by an edge that stopped
+// reporting (killed) is taken over.
+func (r *Room) Admit(ctx context.Context, tok, user, poll string) (release func(), err error) {
 	t, err := r.opts.Signer.Verify(tok, user, poll, r.opts.Now())
 	if err != nil {
 		r.metrics.refused(reasonOf(err))
-		return Ticket{}, err
+		return nil, err
 	}
-	if t.Pos > r.State().Serving {
-		return t, fmt.Errorf("%w: place %d, serving %d", ErrNotYet, t.Pos, r.State().Serving)
+	if serving := r.State().Serving; t.Pos > serving {
+		return nil, fmt.Errorf("%w: place %d, serving %d", ErrNotYet, t.Pos, serving)
 	}
-	if _, err := r.used.Create(ctx, strconv.FormatUint(t.Pos, 10), []byte(user)); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			r.metrics.refused("used")
-			return Ticket{}, refuse("used", "this ticket was already used")
+	key := strconv.FormatUint(t.Pos, 10)
+	mark, _ := json.Marshal(usedMark{User: user, Edge: r.opts.Edge})
+	rev, err := r.used.Create(ctx, key, mark)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		rev, err = r.takeOver(ctx, key, mark)
+	}
+	if err != nil {
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			r.metrics.refused(ref.Reason)
+			return nil, err
 		}
-		return Ticket{}, fmt.Errorf("admit a ticket: mark it used: %w", err)
+		return nil, fmt.Errorf("admit a ticket: mark it used: %w", err)
 	}
-	r.metrics.admittedAfter(r.opts.Now().Sub(t.Issued))
-	return t, nil
+	if rev != 0 {
+		r.metrics.admittedAfter(r.opts.Now().Sub(t.Issued))
+	}
+	return func() {
+		// Only the mark this connection wrote: a later holder's stays.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.used.Delete(ctx, key, jetstream.LastRevision(rev))
+	}, nil
+}
+
+// takeOver replaces the used mark of an edge that no longer reports (it
+// was killed with the connection open); a mark of a live edge means the
+// ticket's connection is still open there.
+func (r *Room) takeOver(ctx context.Context, key string, mark []byte) (uint64, error) {
+	e, err := r.used.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		// Released between the two calls: a deleted key is created again.
+		return r.used.Create(ctx, key, mark)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var held usedMark
+	_ = json.Unmarshal(e.Value(), &held)
+	if r.edgeAlive(held.Edge) {
+		return 0, refuse("used", "this ticket is in use on another connection")
+	}
+	return r.used.Update(ctx, key, mark, e.Revision())
+}
+
+// edgeAlive reports whether edge reported its free slots lately.
+func (r *Room) edgeAlive(edge string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep, ok := r.free[edge]
+	return ok && r.opts.Now().UnixMilli()-rep.At <= staleAfter.Milliseconds()
 }
 
 // Check verifies a ticket for a vote cast while waiting: signature, user,

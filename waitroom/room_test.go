@@ -93,14 +93,16 @@ func TestAdmissionInOrderAndOnce(t *testing.T) {
 	// Both edges race for every ticket: one wins each.
 	var wins atomic.Int64
 	var wg sync.WaitGroup
+	releases := make([]func(), len(toks))
 	for i, tok := range toks {
 		for _, r := range []*Room{a, b, a, b} {
 			wg.Go(func() {
-				_, err := r.Admit(ctx, tok, fmt.Sprintf("user-%d", i), "p1")
+				release, err := r.Admit(ctx, tok, fmt.Sprintf("user-%d", i), "p1")
 				switch {
 				case err == nil:
 					wins.Add(1)
-				case err.Error() != "ticket refused: this ticket was already used":
+					releases[i] = release
+				case err.Error() != "ticket refused: this ticket is in use on another connection":
 					t.Errorf("user-%d: %v", i, err)
 				}
 			})
@@ -109,6 +111,43 @@ func TestAdmissionInOrderAndOnce(t *testing.T) {
 	wg.Wait()
 	if wins.Load() != 6 {
 		t.Fatalf("%d admissions for 6 tickets", wins.Load())
+	}
+	// Once its connection ends, the viewer reconnects with the same ticket.
+	releases[0]()
+	if _, err := b.Admit(ctx, toks[0], "user-0", "p1"); err != nil {
+		t.Fatalf("reconnect after the connection ended: %v", err)
+	}
+}
+
+// A ticket held by an edge that stopped reporting (killed with the
+// connection open) is taken over; one held by a live edge is not.
+func TestTicketOfADeadEdgeIsTakenOver(t *testing.T) {
+	env := natstest.Start(t, "")
+	var free atomic.Int64
+	free.Store(10)
+	a, b := edge(t, env, "a", &free, 100), edge(t, env, "b", &free, 100)
+	ctx := context.Background()
+	_, tok, _ := a.Join(ctx, "u", "p1")
+	run(t, b) // a never runs: it never reports
+	await.Until(t, 5*time.Second, "u let in", func() bool { return b.State().Serving >= 1 })
+	a.mu.Lock()
+	a.cur = b.State()
+	a.mu.Unlock()
+	if _, err := a.Admit(ctx, tok, "u", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Admit(ctx, tok, "u", "p1"); err != nil {
+		t.Fatalf("a is silent, yet its mark held: %v", err)
+	}
+	// a sees b's reports (a's own watchers do not run here).
+	b.mu.Lock()
+	rep := b.free["b"]
+	b.mu.Unlock()
+	a.mu.Lock()
+	a.free["b"] = rep
+	a.mu.Unlock()
+	if _, err := a.Admit(ctx, tok, "u", "p1"); err == nil || err.Error() != "ticket refused: this ticket is in use on another connection" {
+		t.Fatalf("b is alive and holds the ticket, yet: %v", err)
 	}
 }
 

@@ -159,9 +159,19 @@ func TestWaitingRoom(t *testing.T) {
 		}
 		return ""
 	})
-	if _, code, body := c.connect(pc.Ticket); code != http.StatusForbidden || !strings.Contains(body, "this ticket was already used") {
-		t.Fatalf("c's ticket used twice: HTTP %d %s", code, body)
+	if _, code, body := c.connect(pc.Ticket); code != http.StatusForbidden || !strings.Contains(body, "this ticket is in use on another connection") {
+		t.Fatalf("c's ticket used twice at once: HTTP %d %s", code, body)
 	}
+	// A dropped connection comes back with the same ticket.
+	conn.CloseNow()
+	await.For(t, 10*time.Second, func() string {
+		var code int
+		var body string
+		if conn, code, body = c.connect(pc.Ticket); conn == nil {
+			return fmt.Sprintf("c reconnecting with its ticket: HTTP %d %s", code, body)
+		}
+		return ""
+	})
 	await.For(t, 10*time.Second, func() string {
 		if conn, code, body := d.connect(pd.Ticket); conn == nil {
 			return fmt.Sprintf("d with its ticket: HTTP %d %s", code, body)
