@@ -299,7 +299,12 @@ func (r *Room) takeOver(ctx context.Context, key string, mark []byte) (uint64, e
 	if r.edgeAlive(held.Edge) {
 		return 0, refuse("used", "this ticket is in use on another connection")
 	}
-	return r.used.Update(ctx, key, mark, e.Revision())
+	rev, err := r.used.Update(ctx, key, mark, e.Revision())
+	if isConflict(err) {
+		// Another edge took it over first.
+		return 0, refuse("used", "this ticket is in use on another connection")
+	}
+	return rev, err
 }
 
 // edgeAlive reports whether edge reported its free slots lately.
