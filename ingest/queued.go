@@ -13,6 +13,8 @@ type Room interface {
 	// Queueing reports whether viewers wait in line: one who arrives
 	// without a ticket must join it, or it would pass them.
 	Queueing() bool
+	// Turn checks a ticket and that its place is let in, without using it.
+	Turn(ticket, user, poll string) error
 	// Admit exchanges a ticket for a connection: one at a time per
 	// ticket; release ends the use when the connection closes.
 	Admit(ctx context.Context, ticket, user, poll string) (release func(), err error)

@@ -247,6 +247,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		queueError(w)
 		return
 	}
+	if room != nil && ticket != "" {
+		// Before a slot is spent: a ticket early or refused is told so,
+		// not that the node is full.
+		if err := room.Turn(ticket, user, poll.ID); err != nil {
+			ticketError(w, err)
+			return
+		}
+	}
 	ip := clientIP(r)
 	if reason := s.admit(ip); reason != "" {
 		s.metrics.refusedConns.Inc()
@@ -263,15 +271,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if releaseTicket, err = room.Admit(r.Context(), ticket, user, poll.ID); err != nil {
 			s.release(ip)
-			switch {
-			case errors.Is(err, waitroom.ErrNotYet):
-				httpError(w, http.StatusTooManyRequests, "not your turn yet", 1000)
-			case errors.Is(err, waitroom.ErrTicket):
-				httpError(w, http.StatusForbidden, err.Error(), 0)
-			default:
+			if !errors.Is(err, waitroom.ErrNotYet) && !errors.Is(err, waitroom.ErrTicket) {
 				s.log.Warn("ingest: admit a ticket", "poll", poll.ID, "err", err)
-				httpError(w, http.StatusServiceUnavailable, "waiting room unavailable", 1000)
 			}
+			ticketError(w, err)
 			return
 		}
 	}
@@ -315,6 +318,18 @@ func (s *Server) Free() int {
 		return 0
 	}
 	return s.opts.MaxConns - int(s.conns.Load())
+}
+
+// ticketError answers an upgrade whose ticket cannot be used now.
+func ticketError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, waitroom.ErrNotYet):
+		httpError(w, http.StatusTooManyRequests, "not your turn yet", 1000)
+	case errors.Is(err, waitroom.ErrTicket):
+		httpError(w, http.StatusForbidden, err.Error(), 0)
+	default:
+		httpError(w, http.StatusServiceUnavailable, "waiting room unavailable", 1000)
+	}
 }
 
 // queueError answers an upgrade past capacity where a waiting room is:

@@ -1,9 +1,11 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -44,14 +46,14 @@ func (r *run) connect(ctx context.Context) bool {
 	n := r.cfg.Viewers + r.probes
 	r.clients = r.httpClients()
 	wsBase := "ws" + strings.TrimPrefix(r.tgt.base, "http")
-	conns := make([]*viewer, n)
-	var next, connected, failed atomic.Int64
+	conns, queued := make([]*viewer, n), make([]*viewer, n)
+	var next, connected, failed, inLine atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
 	start := time.Now()
 	stop := r.progress("connect", func() string {
 		c, el := connected.Load(), time.Since(start).Seconds()
-		return fmt.Sprintf("%d/%d connected, %d failed, %.0f/s", c, n, failed.Load(), float64(c)/el)
+		return fmt.Sprintf("%d/%d connected, %d in the waiting room, %d failed, %.0f/s", c, n, inLine.Load(), failed.Load(), float64(c)/el)
 	})
 	var wg sync.WaitGroup
 	for range min(r.cfg.ConnectConcurrency, n) {
@@ -61,7 +63,19 @@ func (r *run) connect(ctx context.Context) bool {
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				v, err := r.dial(ctx, r.clients[i%len(r.clients)], wsBase, i)
+				hc := r.clients[i%len(r.clients)]
+				v, err := r.dial(ctx, hc, wsBase, i)
+				if errors.Is(err, errQueued) && i < r.cfg.Viewers {
+					var tok string
+					if tok, err = r.token(i); err == nil {
+						v, err = r.join(ctx, hc, i, tok)
+					}
+					if err == nil {
+						inLine.Add(1)
+						queued[i] = v
+						continue
+					}
+				}
 				if err != nil {
 					failed.Add(1)
 					errOnce.Do(func() { firstErr = err })
@@ -85,11 +99,18 @@ func (r *run) connect(ctx context.Context) bool {
 		}
 	}
 	r.all = append(append(make([]*viewer, 0, n), r.voters...), r.probers...)
+	for _, v := range queued {
+		if v != nil {
+			r.queued = append(r.queued, v)
+		}
+	}
+	// Those in line vote too, from the line.
+	r.voters = append(r.voters, r.queued...)
 	rep := r.rep
-	rep.Connected, rep.ConnectFailures = len(r.all), int(failed.Load())
+	rep.Connected, rep.ConnectFailures, rep.Queued = len(r.all), int(failed.Load()), len(r.queued)
 	rep.ConnectSeconds = elapsed.Seconds()
 	rep.ConnectsPerSecond = float64(len(r.all)) / elapsed.Seconds()
-	if missing := n - len(r.all) - rep.ConnectFailures; missing > 0 {
+	if missing := n - len(r.all) - len(r.queued) - rep.ConnectFailures; missing > 0 {
 		rep.fail("connect phase not done within %s: %d viewers never dialled", r.cfg.PhaseTimeout, missing)
 	}
 	if rep.ConnectFailures > max(r.cfg.MaxConnectFailures, 0) {
@@ -102,7 +123,7 @@ func (r *run) connect(ctx context.Context) bool {
 // over (a full node, a slow accept).
 func (r *run) dial(ctx context.Context, hc *http.Client, wsBase string, i int) (*viewer, error) {
 	user, option, p := r.user(i)
-	tok, err := identity.Mint(r.cfg.ViewerSecret, user, tokenTTL)
+	tok, err := r.token(i)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +137,11 @@ func (r *run) dial(ctx context.Context, hc *http.Client, wsBase string, i int) (
 			r.readers.Add(1)
 			go v.read()
 			return v, nil
+		}
+		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Body != nil {
+			if b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024)); bytes.Contains(b, []byte(`"queue":true`)) {
+				return nil, errQueued
+			}
 		}
 		if resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 {
 			return nil, fmt.Errorf("dial as %s: %s", user, resp.Status) // refused for good
@@ -139,4 +165,10 @@ func (r *run) user(i int) (string, int, *pollRun) {
 	}
 	k := i - r.cfg.Viewers
 	return fmt.Sprintf("%s-p%05d", r.prefix, k), k % r.rep.Options, r.polls[k%len(r.polls)]
+}
+
+// token mints viewer i's token.
+func (r *run) token(i int) (string, error) {
+	user, _, _ := r.user(i)
+	return identity.Mint(r.cfg.ViewerSecret, user, tokenTTL)
 }

@@ -72,6 +72,20 @@ type Report struct {
 	ProbeDeliveries       int64     `json:"probe_deliveries"`
 	ProbeCPUPerDeliveryUS float64   `json:"probe_cpu_us_per_delivery"`
 
+	// The waiting room: voters the server sent to the line at connect.
+	// They vote from it over HTTP with their ticket during the spike;
+	// after the probes, the viewers let in at first leave and those in
+	// line connect in the order of their places.
+	Queued                 int       `json:"queued"`
+	QueueEarlyRefused      int       `json:"queue_early_refused"` // tries before their turn, refused 429
+	QueueAdmitted          int       `json:"queue_admitted"`      // let in, shown the exact final totals
+	QueueDrainSeconds      float64   `json:"queue_drain_s"`
+	QueueAdmittedPerSecond float64   `json:"queue_admitted_per_s"`
+	QueueRate              float64   `json:"queue_rate"`               // the admission rate set
+	QueueLastCountedMS     float64   `json:"queue_last_counted_ms"`    // the spike's first send to the last in line shown the final totals
+	AdmittedAckMS          LatencyMS `json:"admitted_ack_ms,omitzero"` // acks of the voters with a socket
+	QueuedAckMS            LatencyMS `json:"queued_ack_ms,omitzero"`   // answers to votes from the line
+
 	TallyDurableMS float64  `json:"tally_durable_ms"` // last ack to no events pending in the tally
 	Expected       []int64  `json:"expected"`         // accepted votes per option (plus the poll's earlier counts)
 	Counts         []int64  `json:"counts"`           // GET /api/polls/{id}/results
@@ -147,6 +161,12 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if len(r.ProbeLastViewerMS) > 0 {
 		p("  probes    %d single votes, ack to last viewer: %s ms; %d deliveries, %.1f µs server CPU each",
 			len(r.ProbeLastViewerMS), joinFloats(r.ProbeLastViewerMS), r.ProbeDeliveries, r.ProbeCPUPerDeliveryUS)
+	}
+	if r.Queued > 0 {
+		p("  line      %d voters sent to the waiting room; they voted from it: answer p50 %.1f ms, p99 %.1f ms (with a socket: ack p99 %.1f ms)",
+			r.Queued, r.QueuedAckMS.P50, r.QueuedAckMS.P99, r.AdmittedAckMS.P99)
+		p("            %d let in by place and shown the exact final totals in %.1fs (%.0f/s, rate set %.0f/s); the last %.0f ms after \"vote now\"; %d tries before their turn refused",
+			r.QueueAdmitted, r.QueueDrainSeconds, r.QueueAdmittedPerSecond, r.QueueRate, r.QueueLastCountedMS, r.QueueEarlyRefused)
 	}
 	if r.TallyDurableMS > 0 {
 		p("  tally     nothing pending %.0f ms after the last ack", r.TallyDurableMS)

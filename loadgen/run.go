@@ -26,6 +26,8 @@ type run struct {
 	clients []*http.Client
 
 	voters, probers, all []*viewer
+	queued               []*viewer // voters the server sent to the waiting room
+	spikeStart           int64     // the spike's first send
 	polls                []*pollRun
 	fan                  fanout
 	readers, timers      sync.WaitGroup
@@ -58,11 +60,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if !r.connect(ctx) {
 		return r.rep, nil
 	}
+	if len(r.queued) > 0 {
+		r.checkOrder(ctx, r.queued)
+	}
 	r.idle(ctx)
 	if r.spike(ctx) {
 		r.finalTotals(ctx)
 		r.durable(ctx)
 		r.probe(ctx)
+		r.drain(ctx)
 	}
 	r.verify(ctx)
 	if err := ctx.Err(); err != nil {
@@ -226,7 +232,7 @@ func (r *run) verify(ctx context.Context) {
 
 // lost is told by a reader that its connection ended.
 func (r *run) lost(v *viewer) {
-	if r.closing.Load() {
+	if r.closing.Load() || v.left.Load() {
 		return
 	}
 	r.lostConns.Add(1)
@@ -241,6 +247,9 @@ func (r *run) lost(v *viewer) {
 func (r *run) closeAll() {
 	r.closing.Store(true)
 	for _, v := range r.all {
+		v.close()
+	}
+	for _, v := range r.queued {
 		v.close()
 	}
 	r.readers.Wait()

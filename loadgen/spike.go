@@ -69,7 +69,10 @@ func (r *run) spike(ctx context.Context) bool {
 		}
 		lastFirst = max(lastFirst, s)
 	}
-	r.spikeAck = t.lastAck
+	r.spikeAck, r.spikeStart = t.lastAck, first
+	if len(r.queued) > 0 {
+		rep.AdmittedAckMS, rep.QueuedAckMS = latencyMS(t.ackSocket), latencyMS(t.ackLine)
+	}
 	rep.VoteSeconds = time.Duration(t.lastAck - first).Seconds()
 	if rep.VoteSeconds > 0 {
 		rep.AcceptedPerSecond = float64(rep.Accepted) / rep.VoteSeconds

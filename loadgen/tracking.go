@@ -32,7 +32,9 @@ type voteTracker struct {
 	accepted [][]int64 // per poll index, per option
 	ack      Latencies // last send -> final answer
 	full     Latencies // first send -> final answer, retries included
-	lastAck  int64
+	// ack split: voters with a socket, voters in the waiting room
+	ackSocket, ackLine Latencies
+	lastAck            int64
 	// acceptedAt and acceptedLat are the time (run clock) and the ack
 	// latency of each counted answer, for the timeline.
 	acceptedAt  []int64
@@ -65,6 +67,12 @@ func (t *voteTracker) answer(v *viewer, status string, now int64) {
 		t.acceptedLat = append(t.acceptedLat, time.Duration(now-v.lastSent.Load()))
 		fallthrough
 	case schema.StatusDuplicate, schema.StatusRejected:
+		lat := time.Duration(now - v.lastSent.Load())
+		if v.line != nil {
+			t.ackLine = append(t.ackLine, lat)
+		} else {
+			t.ackSocket = append(t.ackSocket, lat)
+		}
 		t.ack = append(t.ack, time.Duration(now-v.lastSent.Load()))
 		t.full = append(t.full, time.Duration(now-v.firstSent.Load()))
 		t.lastAck = max(t.lastAck, now)

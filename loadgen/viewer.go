@@ -42,6 +42,9 @@ type viewer struct {
 	mu     sync.Mutex
 	retry  *time.Timer
 	closed bool
+
+	line *inLine     // set while the server kept it in the waiting room
+	left atomic.Bool // it left on purpose (the line's drain): not a lost connection
 }
 
 func newViewer(r *run, p *pollRun, user string, option int, conn *websocket.Conn) *viewer {
@@ -61,6 +64,9 @@ func (v *viewer) send() error {
 	now := v.r.now()
 	v.firstSent.CompareAndSwap(0, now)
 	v.lastSent.Store(now)
+	if v.conn == nil {
+		return v.sendQueued()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return v.conn.Write(ctx, websocket.MessageText, v.frame)
@@ -214,6 +220,15 @@ func (v *viewer) close() {
 	if v.retry != nil && v.retry.Stop() {
 		v.r.timers.Done()
 	}
+	c := v.conn
 	v.mu.Unlock()
-	v.conn.CloseNow()
+	if c != nil {
+		c.CloseNow()
+	}
+}
+
+// leave closes the connection the way a viewer leaving does.
+func (v *viewer) leave() {
+	v.left.Store(true)
+	v.close()
 }

@@ -18,10 +18,13 @@ type edgeReport struct {
 	At   int64 `json:"at"` // Unix milliseconds
 }
 
-// reportEvery is how often an edge reports its free slots; a report older
-// than staleAfter is ignored.
+// reportEvery is how often an edge reports its free slots, and the
+// window in which the admitter lets in no more than they said: as often as
+// the admitter runs, so a slot freed is offered within a fifth of a second
+// (a memory write per edge each time). A report older than staleAfter is
+// ignored.
 const (
-	reportEvery = time.Second
+	reportEvery = 200 * time.Millisecond
 	staleAfter  = 5 * time.Second
 )
 
@@ -169,8 +172,8 @@ func advance(st State, last uint64, free int, now time.Time) (State, bool) {
 	if n > last-st.Serving {
 		n, capped = last-st.Serving, true
 	}
-	// The free slots are last second's reports: within a second, let
-	// in no more than they said, whatever the ticks.
+	// The free slots are the last reports: within a report's window,
+	// let in no more than they said, whatever the ticks.
 	if now.UnixMilli()-st.WinAt >= reportEvery.Milliseconds() {
 		st.WinAt, st.WinN = now.UnixMilli(), 0
 	}

@@ -22,14 +22,14 @@ func TestAdvance(t *testing.T) {
 		{"no free slot", State{Serving: 0, Rate: 100, At: ms(0)}, 10, 0, time.Second, false, State{}},
 		{"less than one viewer earned", State{Serving: 0, Rate: 4, At: ms(0)}, 10, 50, 200 * time.Millisecond, false, State{}},
 		{"the rate's share of the interval, remainder kept", State{Serving: 0, Rate: 4, At: ms(0), WinAt: ms(0)}, 10, 50, 600 * time.Millisecond, true,
-			State{Serving: 2, Rate: 4, At: ms(500 * time.Millisecond), Admitted: 2, WinAt: ms(0), WinN: 2}},
+			State{Serving: 2, Rate: 4, At: ms(500 * time.Millisecond), Admitted: 2, WinAt: ms(600 * time.Millisecond), WinN: 2}},
 		{"at most a second's worth", State{Serving: 0, Rate: 5, At: ms(0)}, 100, 50, time.Minute, true,
 			State{Serving: 5, Rate: 5, At: ms(time.Minute), Admitted: 5, WinAt: ms(time.Minute), WinN: 5}},
 		{"at most the places given", State{Serving: 8, Rate: 100, At: ms(0)}, 10, 50, time.Second, true,
 			State{Serving: 10, Rate: 100, At: ms(time.Second), Admitted: 2, WinAt: ms(time.Second), WinN: 2}},
-		{"at most the free slots in a second", State{Serving: 0, Rate: 100, At: ms(0), WinAt: ms(500 * time.Millisecond), WinN: 3}, 100, 5, time.Second, true,
-			State{Serving: 2, Rate: 100, At: ms(time.Second), Admitted: 2, WinAt: ms(500 * time.Millisecond), WinN: 5}},
-		{"free slots spent this second", State{Serving: 0, Rate: 100, At: ms(0), WinAt: ms(500 * time.Millisecond), WinN: 5}, 100, 5, time.Second, false, State{}},
+		{"at most the free slots in a report's window", State{Serving: 0, Rate: 100, At: ms(0), WinAt: ms(900 * time.Millisecond), WinN: 3}, 100, 5, time.Second, true,
+			State{Serving: 2, Rate: 100, At: ms(time.Second), Admitted: 2, WinAt: ms(900 * time.Millisecond), WinN: 5}},
+		{"free slots spent in this window", State{Serving: 0, Rate: 100, At: ms(0), WinAt: ms(900 * time.Millisecond), WinN: 5}, 100, 5, time.Second, false, State{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, moved := advance(tc.st, tc.last, tc.free, t0.Add(tc.now))

@@ -241,6 +241,20 @@ type usedMark struct {
 	Edge string `json:"edge"`
 }
 
+// Turn checks a ticket and that its place is let in, without using it:
+// an edge asks before it spends a slot on the connection.
+func (r *Room) Turn(tok, user, poll string) error {
+	t, err := r.opts.Signer.Verify(tok, user, poll, r.opts.Now())
+	if err != nil {
+		r.metrics.refused(reasonOf(err))
+		return err
+	}
+	if serving := r.State().Serving; t.Pos > serving {
+		return fmt.Errorf("%w: place %d, serving %d", ErrNotYet, t.Pos, serving)
+	}
+	return nil
+}
+
 // Admit exchanges a ticket for a connection: it checks the ticket (user,
 // poll, expiry, signature) and that its place is let in, and marks it
 // used. A ticket holds one connection at a time, on any edge: while it is

@@ -126,3 +126,29 @@ func runLoad(t *testing.T, s *server, cfg loadgen.Config) (loadgen.Report, strin
 	}
 	return rep, out.String()
 }
+
+// TestLoadThroughWaitingRoom is the waiting room at five times a node's
+// capacity: the voters past the cap are sent to the line, vote from it,
+// are let in by place once the first ones leave, and are shown the exact
+// final totals; nobody sees an error, and recount agrees.
+func TestLoadThroughWaitingRoom(t *testing.T) {
+	const capacity, viewers, options = 40, 200, 3
+	s := startServer(t, t.TempDir(), func(c *serveConfig) {
+		c.shards, c.interval, c.voteRate = 16, 100*time.Millisecond, 100
+		c.maxConns, c.admitRate = capacity, 200
+	})
+	rep, out := runLoad(t, s, loadgen.Config{Viewers: viewers, Options: options, Probes: -1})
+	if !rep.OK() || rep.Accepted != viewers || !rep.Exact {
+		t.Fatalf("report: accepted %d, exact %v, failures %v\n%s", rep.Accepted, rep.Exact, rep.Failures, out)
+	}
+	if rep.Connected != capacity || rep.Queued != viewers-capacity || rep.QueueAdmitted != rep.Queued || rep.QueueEarlyRefused == 0 {
+		t.Fatalf("connected %d, in line %d, let in from it %d, refused before their turn %d; want %d, %d, %d, > 0\n%s",
+			rep.Connected, rep.Queued, rep.QueueAdmitted, rep.QueueEarlyRefused, capacity, viewers-capacity, viewers-capacity, out)
+	}
+	want := make([]int64, options)
+	for i := range viewers {
+		want[i%options]++
+	}
+	s.recountAgrees(rep.Poll, want)
+	t.Log("\n" + out)
+}
