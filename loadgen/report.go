@@ -77,6 +77,7 @@ type Report struct {
 	// after the probes, the viewers let in at first leave and those in
 	// line connect in the order of their places.
 	Queued                 int       `json:"queued"`
+	ProbesSkipped          int       `json:"probes_skipped"`      // probe viewers the node had no room for
 	QueueEarlyRefused      int       `json:"queue_early_refused"` // tries before their turn, refused 429
 	QueueAdmitted          int       `json:"queue_admitted"`      // let in, shown the exact final totals
 	QueueDrainSeconds      float64   `json:"queue_drain_s"`
@@ -163,8 +164,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 			len(r.ProbeLastViewerMS), joinFloats(r.ProbeLastViewerMS), r.ProbeDeliveries, r.ProbeCPUPerDeliveryUS)
 	}
 	if r.Queued > 0 {
-		p("  line      %d voters sent to the waiting room; they voted from it: answer p50 %.1f ms, p99 %.1f ms (with a socket: ack p99 %.1f ms)",
-			r.Queued, r.QueuedAckMS.P50, r.QueuedAckMS.P99, r.AdmittedAckMS.P99)
+		p("  line      %d voters sent to the waiting room (and %d probe viewers, skipped); they voted from it: answer p50 %.1f ms, p99 %.1f ms (with a socket: ack p99 %.1f ms)",
+			r.Queued, r.ProbesSkipped, r.QueuedAckMS.P50, r.QueuedAckMS.P99, r.AdmittedAckMS.P99)
 		p("            %d let in by place and shown the exact final totals in %.1fs (%.0f/s, rate set %.0f/s); the last %.0f ms after \"vote now\"; %d tries before their turn refused",
 			r.QueueAdmitted, r.QueueDrainSeconds, r.QueueAdmittedPerSecond, r.QueueRate, r.QueueLastCountedMS, r.QueueEarlyRefused)
 	}
