@@ -135,6 +135,23 @@ func ensureQueue(ctx context.Context, js jetstream.JetStream, opts StreamOptions
 	if err != nil {
 		return fmt.Errorf("ensure stream %s: %w", schema.QueueStream, replicasHint(err, opts.Replicas))
 	}
+	err = retryUnavailable(ctx, func() error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        schema.EarlyStream,
+			Description: "votecast: viewers in line before their poll opened; placed in a random order at the opening",
+			Subjects:    []string{schema.EarlySubject},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  opts.TicketTTL,
+			MaxAge:      2 * opts.TicketTTL,
+			Replicas:    opts.Replicas,
+			MaxMsgSize:  512,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ensure stream %s: %w", schema.EarlyStream, replicasHint(err, opts.Replicas))
+	}
 	buckets := []jetstream.KeyValueConfig{
 		{Bucket: schema.QueueBucket, Description: "votecast: the waiting room's serving position and admission rate",
 			History: 1, Storage: jetstream.FileStorage},

@@ -298,6 +298,9 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 		if err := producer.FinishClosing(roleCtx, catalog.List()); err != nil && roleCtx.Err() == nil {
 			n.log.Error("finish interrupted close", "err", err)
 		}
+		if err := producer.FinishOpening(roleCtx, catalog.List()); err != nil && roleCtx.Err() == nil {
+			n.log.Error("finish the interrupted draw of an opening", "err", err)
+		}
 	})
 
 	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}

@@ -48,6 +48,9 @@ type Queue interface {
 	// LastPlace returns the last place given in the line (for any poll)
 	// and whether any viewer of poll still waits.
 	LastPlace(ctx context.Context, poll string) (last uint64, waiting bool, err error)
+	// Draw places the viewers who joined poll's line before it opened,
+	// in a random order, reading their entries after sequence from.
+	Draw(ctx context.Context, poll string, from uint64) (last uint64, placed int, err error)
 }
 
 // NewProducer returns a Producer over the polls bucket and the stream.
@@ -95,18 +98,69 @@ func (p *Producer) Edit(ctx context.Context, id string, spec schema.PollSpec) (s
 	})
 }
 
-// Open opens a draft poll; opening an open poll changes nothing.
+// Open opens a draft poll; opening an open poll changes nothing. With a
+// waiting room, the viewers who joined the line before the opening are
+// then given their places in a random order (the draw), and the poll
+// says so until it is done; a draw cut short is finished by the next
+// Open or FinishOpening.
 func (p *Producer) Open(ctx context.Context, id string) (schema.Poll, error) {
-	return p.update(ctx, id, func(poll *schema.Poll) error {
+	poll, err := p.update(ctx, id, func(poll *schema.Poll) error {
 		switch poll.State {
 		case schema.Open:
 			return errUnchanged
 		case schema.Draft:
-			poll.State, poll.OpenedAt = schema.Open, p.nowFunc().UTC()
+			poll.State, poll.OpenedAt, poll.QueueDrawing = schema.Open, p.nowFunc().UTC(), p.queue != nil
 			return nil
 		}
 		return fmt.Errorf("%w: a %s poll cannot be opened", ErrConflict, poll.State)
 	})
+	if err != nil || !poll.QueueDrawing || p.queue == nil {
+		return poll, err
+	}
+	return p.draw(ctx, id)
+}
+
+// draw places the early viewers, clears QueueDrawing, and sweeps once
+// more for those whose edge put them in the early line while the first
+// pass ran (an edge that saw the poll drawing after that: its viewer is
+// placed at the back of the line when it joins again).
+func (p *Producer) draw(ctx context.Context, id string) (schema.Poll, error) {
+	last, _, err := p.queue.Draw(ctx, id, 0)
+	if err != nil {
+		return schema.Poll{}, fmt.Errorf("open poll %s: %w", id, err)
+	}
+	poll, err := p.update(ctx, id, func(poll *schema.Poll) error {
+		if !poll.QueueDrawing {
+			return errUnchanged
+		}
+		poll.QueueDrawing = false
+		return nil
+	})
+	if err != nil {
+		return poll, err
+	}
+	if _, _, err := p.queue.Draw(ctx, id, last); err != nil {
+		return poll, fmt.Errorf("open poll %s: the last sweep of the early line: %w", id, err)
+	}
+	return poll, nil
+}
+
+// FinishOpening finishes the draw of every open poll in polls that a
+// crash left drawing. It returns the first error, after trying every poll.
+func (p *Producer) FinishOpening(ctx context.Context, polls []schema.Poll) error {
+	if p.queue == nil {
+		return nil
+	}
+	var first error
+	for _, poll := range polls {
+		if poll.State != schema.Open || !poll.QueueDrawing {
+			continue
+		}
+		if _, err := p.draw(ctx, poll.ID); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Close runs the close procedure: closing (ingest stops publishing), a grace

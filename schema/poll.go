@@ -68,6 +68,16 @@ type Poll struct {
 	// vote stands before them and counts.
 	QueueSeq   uint64    `json:"queue_seq,omitempty"`
 	QueueUntil time.Time `json:"queue_until,omitzero"`
+	// QueueDrawing is set from the opening until the viewers who joined
+	// the line before it have been given their places, in a random
+	// order; a viewer joining meanwhile is one of them.
+	QueueDrawing bool `json:"queue_drawing,omitempty"`
+}
+
+// JoinsEarly reports whether a viewer joining the line now is placed by
+// the opening's draw rather than at once.
+func (p *Poll) JoinsEarly() bool {
+	return p.State == Draft || (p.State == Open && p.QueueDrawing)
 }
 
 // TakesQueuedVote reports whether a vote from the line, with a ticket

@@ -20,6 +20,8 @@ const (
 	// The waiting room (package waitroom).
 	QueueStream  = "QUEUE"          // one entry per viewer who joined the line; its sequence is the place
 	QueueSubject = "queue.>"        // queue.<poll>
+	EarlyStream  = "QUEUE_EARLY"    // viewers in line before their poll opened, placed at random at the opening
+	EarlySubject = "early.>"        // early.<poll>
 	QueueBucket  = "waitroom"       // the serving position and the admission rate
 	UsedBucket   = "waitroom_used"  // tickets already exchanged for a connection
 	EdgesBucket  = "waitroom_edges" // each edge's free viewer slots, renewed by the edge
@@ -27,6 +29,9 @@ const (
 
 // QueueEntrySubject is where a viewer's entry into the line for a poll goes.
 func QueueEntrySubject(poll string) string { return "queue." + poll }
+
+// EarlyEntrySubject is where a viewer who joins before the poll opens goes.
+func EarlyEntrySubject(poll string) string { return "early." + poll }
 
 // OwnerLeaseTTL is how long a tally's lease on the shards outlives its
 // last renewal: how long a killed owner's shards wait for a new one.

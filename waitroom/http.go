@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -70,6 +71,10 @@ type Place struct {
 	Rate      float64   `json:"rate"`
 	ETAms     int64     `json:"eta_ms"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Early is a viewer in line before the poll opened: its place is
+	// drawn at the opening; it joins again after RetryAfterMS.
+	Early        bool `json:"early,omitempty"`
+	RetryAfterMS int  `json:"retry_after_ms,omitempty"`
 	// Viewer is the sealed anonymous id, as the socket's hello frame
 	// carries it, for a page whose cookie does not reach.
 	Viewer string `json:"viewer,omitempty"`
@@ -90,6 +95,17 @@ func (h *handler) join(w http.ResponseWriter, r *http.Request) {
 	room := h.opts.Room
 	if !room.Queueing() && !h.opts.Full() {
 		writeJSON(w, http.StatusOK, Place{Admit: true, Serving: room.State().Serving, Viewer: sealed})
+		return
+	}
+	if poll.JoinsEarly() {
+		// Before the opening nobody has a place: they are drawn at it.
+		if err := room.JoinEarly(r.Context(), user, poll.ID); err != nil {
+			h.opts.Logger.Warn("waiting room: join early", "poll", poll.ID, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "waiting room unavailable, try again shortly")
+			return
+		}
+		st := room.State()
+		writeJSON(w, http.StatusOK, Place{Early: true, Serving: st.Serving, Rate: st.Rate, ETAms: -1, RetryAfterMS: 3000 + rand.IntN(3000), Viewer: sealed})
 		return
 	}
 	t, tok, err := room.Join(r.Context(), user, poll.ID)

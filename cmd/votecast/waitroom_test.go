@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/votecast/votecast/identity"
 	"github.com/votecast/votecast/internal/await"
+	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/waitroom"
 )
 
@@ -232,4 +234,36 @@ func TestQueuedVoteDuringCloseCounts(t *testing.T) {
 		t.Fatalf("f after the close: HTTP %d %s", code, ans)
 	}
 	s.recountAgrees(poll.ID, []int64{1, 1})
+}
+
+// Viewers who queue before the poll opens have no place until it opens;
+// the opening draws their places at random, and each then learns its own.
+func TestQueueBeforeOpeningIsDrawn(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(c *serveConfig) { c.maxConns = 1; c.admitRate = 0.001 })
+	poll := s.createPoll(schema.PollSpec{Question: "Who wins?", Options: []string{"A", "B"}})
+	s.dial(poll.ID, "first") // fills the node
+	const n = 30
+	lines := make([]*line, n)
+	for i := range lines {
+		lines[i] = s.line(poll.ID, fmt.Sprintf("early-%02d", i))
+		if p := lines[i].join(); !p.Early || p.Ticket != "" || p.Place != 0 {
+			t.Fatalf("joined before the opening: %+v, want early without a place", p)
+		}
+	}
+	s.setState(poll.ID, "open")
+	places := make([]uint64, n)
+	seen := map[uint64]bool{}
+	for i, l := range lines {
+		p := l.join()
+		if p.Early || p.Ticket == "" || p.Place == 0 || seen[p.Place] {
+			t.Fatalf("%s after the opening: %+v", l.user, p)
+		}
+		seen[p.Place], places[i] = true, p.Place
+	}
+	if slices.IsSorted(places) {
+		t.Fatalf("places follow the order of arrival: %v", places)
+	}
+	if late := s.line(poll.ID, "late").join(); late.Place != uint64(n+1) {
+		t.Fatalf("a viewer joining after the opening got place %d, want %d (behind the draw)", late.Place, n+1)
+	}
 }
