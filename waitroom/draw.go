@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,7 +37,12 @@ func (r *Room) JoinEarly(ctx context.Context, user, poll string) error {
 // the opener can sweep again for late arrivals. Running it twice places
 // nobody twice: the QUEUE stream's dedup window returns the first place.
 func (r *Room) Draw(ctx context.Context, poll string, from uint64) (last uint64, placed int, err error) {
-	users, last, err := r.early(ctx, poll, from)
+	var users []string
+	err = retryTransient(ctx, func() error {
+		var err error
+		users, last, err = r.early(ctx, poll, from)
+		return err
+	})
 	if err != nil || len(users) == 0 {
 		return max(last, from), 0, err
 	}
@@ -51,7 +57,12 @@ func (r *Room) Draw(ctx context.Context, poll string, from uint64) (last uint64,
 		msg := nats.NewMsg(schema.QueueEntrySubject(poll))
 		msg.Header.Set(jetstream.MsgIDHeader, "q:"+poll+":"+u)
 		msg.Data = strconv.AppendInt(nil, now.UnixMilli(), 10)
-		ack, err := r.opts.JS.PublishMsg(ctx, msg)
+		var ack *jetstream.PubAck
+		err := retryTransient(ctx, func() error {
+			var err error
+			ack, err = r.opts.JS.PublishMsg(ctx, msg)
+			return err
+		})
 		if err != nil {
 			return from, placed, fmt.Errorf("draw the places of poll %s: %w", poll, err)
 		}
@@ -66,6 +77,15 @@ func (r *Room) early(ctx context.Context, poll string, from uint64) ([]string, u
 	s, err := r.opts.JS.Stream(ctx, schema.EarlyStream)
 	if err != nil {
 		return nil, from, fmt.Errorf("open stream %s: %w", schema.EarlyStream, err)
+	}
+	// Most polls open with nobody early: one read says so, without a
+	// consumer.
+	lastEarly, err := s.GetLastMsgForSubject(ctx, schema.EarlyEntrySubject(poll))
+	if errors.Is(err, jetstream.ErrMsgNotFound) || (err == nil && lastEarly.Sequence <= from) {
+		return nil, from, nil
+	}
+	if err != nil {
+		return nil, from, fmt.Errorf("read the early line of poll %s: %w", poll, err)
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{schema.EarlyEntrySubject(poll)}}
 	if from > 0 {
@@ -106,4 +126,34 @@ func (r *Room) early(ctx context.Context, poll string, from uint64) ([]string, u
 			return users, last, nil
 		}
 	}
+}
+
+// retryTransient runs op again, for up to 10 seconds, while it fails the
+// way a JetStream cluster does while it forms or elects a leader (no
+// responders, a timeout): an opening must not fail for a moment without
+// a stream leader.
+func retryTransient(ctx context.Context, op func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := 50 * time.Millisecond
+	for {
+		err := op()
+		if err == nil || !transient(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait): // a leader being elected: nothing to wait on
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+func transient(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.ErrorCode == 10008 { // JSClusterNotAvailErr
+		return true
+	}
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
 }

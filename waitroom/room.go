@@ -30,7 +30,9 @@ type Options struct {
 	// its connections; 0 when it is full for another reason); required.
 	Free func() int
 	// Rate is the admission rate in viewers per second until an operator
-	// sets another (SetRate); zero value: DefaultRate.
+	// sets another (SetRate): an edge starting with another rate applies
+	// it, unless the producer has set one since. Zero value: DefaultRate;
+	// negative: 0, the line does not move until the producer sets a rate.
 	Rate float64
 	// TicketTTL is how long a ticket lasts; zero value: 1 hour. Keep it
 	// equal to natsnode.StreamOptions.TicketTTL, the QUEUE stream's dedup
@@ -69,6 +71,9 @@ type State struct {
 	// were let in: together no more than the edges' free slots.
 	WinAt int64  `json:"win_at"`
 	WinN  uint64 `json:"win_n"`
+	// ByProducer: the rate was set by the producer (PUT /api/queue/rate),
+	// not by an edge's --admit-rate.
+	ByProducer bool `json:"by_producer,omitempty"`
 }
 
 const stateKey = "state"
@@ -98,9 +103,7 @@ func New(ctx context.Context, opts Options) (*Room, error) {
 	if opts.Rate == 0 {
 		opts.Rate = DefaultRate
 	}
-	if opts.Rate < 0 {
-		return nil, fmt.Errorf("new waiting room: admission rate %v is negative", opts.Rate)
-	}
+	opts.Rate = max(opts.Rate, 0)
 	if opts.TicketTTL == 0 {
 		opts.TicketTTL = time.Hour
 	}
@@ -135,6 +138,11 @@ func New(ctx context.Context, opts Options) (*Room, error) {
 	}
 	if err := r.load(ctx); err != nil {
 		return nil, err
+	}
+	if st := r.State(); !st.ByProducer && st.Rate != opts.Rate {
+		if _, err := r.setRate(ctx, opts.Rate, false); err != nil {
+			return nil, fmt.Errorf("new waiting room: %w", err)
+		}
 	}
 	return r, nil
 }
@@ -339,8 +347,13 @@ func (r *Room) Check(tok, user, poll string) (Ticket, error) {
 	return t, err
 }
 
-// SetRate changes the admission rate for every edge.
+// SetRate changes the admission rate for every edge: the producer's
+// rate, which edges starting later keep.
 func (r *Room) SetRate(ctx context.Context, rate float64) (State, error) {
+	return r.setRate(ctx, rate, true)
+}
+
+func (r *Room) setRate(ctx context.Context, rate float64, byProducer bool) (State, error) {
 	if rate < 0 || rate > 1e6 {
 		return State{}, fmt.Errorf("admission rate %v: must be between 0 and 1000000 viewers a second", rate)
 	}
@@ -353,7 +366,10 @@ func (r *Room) SetRate(ctx context.Context, rate float64) (State, error) {
 		if err := json.Unmarshal(e.Value(), &st); err != nil {
 			return State{}, fmt.Errorf("set the admission rate: decode the state: %w", err)
 		}
-		st.Rate = rate
+		if !byProducer && st.ByProducer {
+			return st, nil // the producer set one meanwhile
+		}
+		st.Rate, st.ByProducer = rate, byProducer
 		b, _ := json.Marshal(st)
 		rev, err := r.state.Update(ctx, stateKey, b, e.Revision())
 		if err == nil {
@@ -385,7 +401,16 @@ func isConflict(err error) bool {
 // LastPlace returns the last place given in the line and whether a viewer
 // of poll still waits in it (polls.Queue: a poll closing with viewers in
 // line gives them time to vote).
-func (r *Room) LastPlace(ctx context.Context, poll string) (uint64, bool, error) {
+func (r *Room) LastPlace(ctx context.Context, poll string) (last uint64, waiting bool, err error) {
+	err = retryTransient(ctx, func() error {
+		var err error
+		last, waiting, err = r.lastPlace(ctx, poll)
+		return err
+	})
+	return last, waiting, err
+}
+
+func (r *Room) lastPlace(ctx context.Context, poll string) (uint64, bool, error) {
 	info, err := r.stream.Info(ctx)
 	if err != nil {
 		return 0, false, fmt.Errorf("read the line's length: %w", err)

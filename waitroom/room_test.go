@@ -190,3 +190,22 @@ func TestAdmissionWaitsForFreeSlots(t *testing.T) {
 		t.Fatalf("let in %d, then %d with no free slot", held, got)
 	}
 }
+
+// An edge's --admit-rate applies when it starts, unless the producer has
+// set a rate since: a live change outlives restarts.
+func TestStartingRateGivesWayToTheProducers(t *testing.T) {
+	env := natstest.Start(t, "")
+	var free atomic.Int64
+	if got := edge(t, env, "a", &free, -1).State().Rate; got != 0 {
+		t.Fatalf("a negative rate: %v, want 0 (stopped)", got)
+	}
+	if got := edge(t, env, "b", &free, 30).State().Rate; got != 30 {
+		t.Fatalf("an edge starting with 30: %v", got)
+	}
+	if _, err := edge(t, env, "c", &free, 30).SetRate(context.Background(), 7); err != nil {
+		t.Fatal(err)
+	}
+	if got := edge(t, env, "d", &free, 500).State().Rate; got != 7 {
+		t.Fatalf("an edge starting with 500 after the producer set 7: %v", got)
+	}
+}

@@ -43,6 +43,7 @@ func testConfig(dir string) serveConfig {
 		adminToken: testToken, viewerSecret: testSecret, allowOrigins: "http://partner.test:9000",
 		shards: 4, interval: 20 * time.Millisecond, maxInFlight: 4096, maxConns: 10_000, maxConnsIP: 10_000,
 		voteRate: 50, closeGrace: 200 * time.Millisecond, dupWindow: 2 * time.Minute, logLevel: "error",
+		admitRate: 1000,
 	}
 }
 

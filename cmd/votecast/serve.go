@@ -164,7 +164,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		MaxInFlight: c.maxInFlight, StallTimeout: c.stall, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
 		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate),
 		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
-		TicketKey: []byte(c.ticketKey), TicketTTL: c.ticketTTL, AdmitRate: c.admitRate, QueueGrace: queueGrace(c.queueGrace),
+		TicketKey: []byte(c.ticketKey), TicketTTL: c.ticketTTL, AdmitRate: admitRate(c.admitRate), QueueGrace: queueGrace(c.queueGrace),
 		MaxVoteRate: c.maxVoteRate, DebugAddr: c.debugAddr, Logger: log,
 	})
 	if err != nil {
@@ -266,4 +266,13 @@ func queueGrace(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// admitRate maps --admit-rate 0 (the line does not move) to the node's
+// "stopped", since the node's zero value means its default.
+func admitRate(r float64) float64 {
+	if r == 0 {
+		return -1
+	}
+	return r
 }

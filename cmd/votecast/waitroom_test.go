@@ -190,7 +190,7 @@ func TestWaitingRoom(t *testing.T) {
 func TestQueuedVoteDuringCloseCounts(t *testing.T) {
 	s := startServer(t, t.TempDir(), func(c *serveConfig) {
 		c.maxConns = 1
-		c.admitRate = 0.001 // nobody is let in: the line only grows
+		c.admitRate = 0 // nobody is let in: the line only grows
 		c.queueGrace = 3 * time.Second
 	})
 	poll := s.openPoll(2)
@@ -239,7 +239,7 @@ func TestQueuedVoteDuringCloseCounts(t *testing.T) {
 // Viewers who queue before the poll opens have no place until it opens;
 // the opening draws their places at random, and each then learns its own.
 func TestQueueBeforeOpeningIsDrawn(t *testing.T) {
-	s := startServer(t, t.TempDir(), func(c *serveConfig) { c.maxConns = 1; c.admitRate = 0.001 })
+	s := startServer(t, t.TempDir(), func(c *serveConfig) { c.maxConns = 1; c.admitRate = 0 })
 	poll := s.createPoll(schema.PollSpec{Question: "Who wins?", Options: []string{"A", "B"}})
 	s.dial(poll.ID, "first") // fills the node
 	const n = 30

@@ -205,3 +205,22 @@ test('closing keeps pending votes pending (the server decides)', () => {
   b.ack({ id: v.key, status: 'accepted' }, 1);
   assert.equal(b.feedback(1, true).key, 'counted');
 });
+
+test('unanswered: a vote sent over HTTP without an answer is sent again with its key', () => {
+  const b = new Ballot({ votesPerUser: 1, options: 2 }, null, keys());
+  const v = b.cast(1);
+  assert.deepEqual(b.due(0), [{ type: 'vote', id: v.key, option: 1 }]);
+  b.unanswered(v.key, 0, 1000, true); // the request went out, no answer came
+  assert.deepEqual(b.due(500), [], 'not before retryMs');
+  assert.deepEqual(b.feedback(500, true), { key: 'retryIn', n: 1 });
+  assert.equal(b.nextRetryAt(), 1000);
+  assert.deepEqual(b.due(1000), [{ type: 'vote', id: v.key, option: 1 }], 'the same key');
+  b.ack({ id: v.key, status: 'duplicate', reason: 'already counted' }, 1000);
+  assert.equal(b.votes[0].status, COUNTED, 'a lost request that arrived is our own vote');
+  const w = new Ballot({ votesPerUser: 1, options: 2 }, null, keys());
+  const x = w.cast(0);
+  w.due(0);
+  w.unanswered(x.key, 0, 0, false);
+  assert.equal(w.due(0).length, 1, 'retryMs 0: due at once');
+  w.unanswered('nope', 0, 0, false);
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { percents, fraction, formatNumber, formatRate, secondsLeft } from '../static/js/format.js';
+import { percents, fraction, formatNumber, formatRate, secondsLeft, waitParts } from '../static/js/format.js';
 
 test('percents add up to 100', () => {
   const cases = [
@@ -40,4 +40,29 @@ test('secondsLeft rounds up and is at least 1', () => {
   assert.equal(secondsLeft(1000, 0), 1);
   assert.equal(secondsLeft(1001, 0), 2);
   assert.equal(secondsLeft(0, 500), 1);
+});
+
+test('waitParts: seconds, fives, under a minute, minutes, unknown', () => {
+  const cases = [
+    [-1, { key: 'waitUnknown' }],
+    [NaN, { key: 'waitUnknown' }],
+    [0, { key: 'waitSeconds', n: 1 }],
+    [0.2, { key: 'waitSeconds', n: 1 }],
+    [3.4, { key: 'waitSeconds', n: 4 }],
+    [9.9, { key: 'waitSeconds', n: 10 }],
+    [12, { key: 'waitSeconds', n: 10 }],
+    [13, { key: 'waitSeconds', n: 15 }],
+    [44, { key: 'waitSeconds', n: 45 }],
+    [45, { key: 'waitUnderMinute' }],
+    [59, { key: 'waitUnderMinute' }],
+    [60, { key: 'waitMinute1' }],
+    [89, { key: 'waitMinute1' }],
+    [90, { key: 'waitMinutes', n: 2 }],
+    [9 * 60, { key: 'waitMinutes', n: 9 }],
+    [12 * 60, { key: 'waitMinutes', n: 10 }],
+    [13 * 60, { key: 'waitMinutes', n: 15 }],
+    [3599, { key: 'waitMinutes', n: 60 }],
+    [3600, { key: 'waitHours' }],
+  ];
+  for (const [s, want] of cases) assert.deepEqual(waitParts(s), want, `${s} s`);
 });

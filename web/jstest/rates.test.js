@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateSeries } from '../static/js/rates.js';
+import { RateSeries, CounterRate } from '../static/js/rates.js';
 
 test('rates from cumulative counters', () => {
   const s = new RateSeries(60000);
@@ -24,4 +24,16 @@ test('old points fall out of the window; missing fields count as 0', () => {
   assert.ok(s.points.every((p) => p.t >= 5000));
   assert.equal(s.points.length, 6);
   assert.equal(s.add(10000, {}), null); // same time: ignored
+});
+
+test('CounterRate: per second over the window; a counter going down starts again', () => {
+  const r = new CounterRate(5000);
+  assert.equal(r.add(0, 0), null, 'one sample');
+  assert.equal(r.add(0, 3), null, 'same time: no span');
+  assert.equal(r.add(1000, 10), 10);
+  assert.equal(r.add(2000, 30), 15, '30 over 2 s');
+  for (let t = 3000; t <= 10000; t += 1000) r.add(t, 30);
+  assert.equal(r.add(11000, 30), 0, 'old samples fell out of the window');
+  assert.equal(r.add(12000, 2), null, 'restarted server: a new baseline');
+  assert.equal(r.add(13000, 7), 5);
 });

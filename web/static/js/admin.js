@@ -1,17 +1,18 @@
 // admin: entry point of /admin, the producer dashboard. Sign-in with the
 // admin token, the poll list, the create/edit form, open and close, live
-// totals, the votes/s chart and counters, exports and the embed snippet.
-// Stats and the selected poll's totals are polled once a second, each
-// request starting only when the previous one is done.
+// totals, the votes/s chart and counters, the waiting room (its line and
+// admission rate), exports and the embed snippet. Stats and the selected
+// poll's totals are polled once a second, each request starting only when
+// the previous one is done.
 
 import { Locale, addText } from './i18n.js';
 import { ADMIN_TEXT } from './admintext.js';
 import { el, setText, langSwitch, storage } from './dom.js';
 import { AdminAPI } from './api.js';
-import { RateSeries } from './rates.js';
+import { RateSeries, CounterRate } from './rates.js';
 import { RateChart } from './chart.js';
 import { PollForm } from './pollform.js';
-import { percents, formatNumber, formatRate } from './format.js';
+import { percents, formatNumber, formatRate, waitParts } from './format.js';
 
 addText(ADMIN_TEXT);
 
@@ -27,6 +28,7 @@ let detailKey = '';
 let running = false;
 let timers = [];
 let series = new RateSeries(WINDOW_MS);
+const letIn = new CounterRate(5000);
 let lastStats = null;
 let flash = null; // {kind, text} shown once in the detail panel
 const axisLabels = () => ({ from: (n) => t('chartFrom', { n }), now: t('chartNow') });
@@ -48,6 +50,7 @@ api.onUnauthorized = signOut;
 $('login-form').addEventListener('submit', (e) => { e.preventDefault(); signIn($('token').value.trim()); });
 $('signout').addEventListener('click', signOut);
 $('new-poll').addEventListener('click', () => select('new'));
+$('rate-form').addEventListener('submit', (e) => { e.preventDefault(); setRate(); });
 if (api.token) signIn(api.token);
 else showLogin();
 
@@ -139,6 +142,57 @@ async function tickStats() {
   $('chart').setAttribute('aria-label', t('chartLabel', { n: formatRate(series.current(), lang), peak: formatRate(series.peak(), lang) }));
   const pv = $('poll-viewers');
   if (pv) setText(pv, t('pollViewers', { n: formatNumber(s.polls?.[selected]?.viewers ?? 0, lang) }));
+  renderQueue(s.queue);
+}
+
+// renderQueue shows the waiting room's line (absent when the server has
+// no waiting room): its length, how many are let in per second (from
+// successive readings of the admitted count), and how long the last in
+// line should wait at the admission rate.
+function renderQueue(q) {
+  $('queue').hidden = !q;
+  if (!q) return;
+  const lang = locale.lang;
+  const perSecond = letIn.add(Date.now(), q.admitted);
+  const waiting = Number(q.waiting) || 0;
+  const rate = Number(q.rate) || 0;
+  setText($('q-waiting'), formatNumber(waiting, lang));
+  setText($('q-letin'), perSecond === null ? '–' : formatRate(perSecond, lang));
+  let wait = '–';
+  if (waiting > 0 && rate <= 0) wait = t('queueStopped');
+  else if (waiting > 0) {
+    const w = waitParts(waiting / rate);
+    wait = t(w.key, { n: w.n });
+  }
+  setText($('q-wait'), wait);
+  setText($('q-rate'), t('perSecond', { n: formatNumber(rate, lang) }));
+  setText($('q-admitted'), formatNumber(Number(q.admitted) || 0, lang));
+  const input = $('rate-input');
+  if (input.value === '' && document.activeElement !== input) input.value = String(rate);
+}
+
+async function setRate() {
+  const input = $('rate-input');
+  const msg = $('rate-msg');
+  const raw = input.value.trim();
+  const rate = Number(raw);
+  if (raw === '' || !Number.isFinite(rate) || rate < 0 || rate > 1e6) {
+    input.setAttribute('aria-invalid', 'true');
+    msg.className = 'form-errors';
+    setText(msg, t('badRate'));
+    input.focus();
+    return;
+  }
+  input.removeAttribute('aria-invalid');
+  try {
+    const q = await api.setQueueRate(rate);
+    msg.className = 'ok-msg';
+    setText(msg, t('rateSet', { n: formatNumber(Number(q.rate) || 0, locale.lang) }));
+    renderQueue(q);
+  } catch (e) {
+    msg.className = 'form-errors';
+    setText(msg, t('error', { msg: e.message }));
+  }
 }
 
 async function tickResults() {

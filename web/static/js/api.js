@@ -66,6 +66,9 @@ export class AdminAPI {
   closePoll(id) { return this.json('POST', `/api/polls/${encodeURIComponent(id)}/close`); }
   results(id) { return this.json('GET', `/api/polls/${encodeURIComponent(id)}/results`); }
   stats() { return this.json('GET', '/api/stats'); }
+  // setQueueRate changes the waiting room's admission rate (viewers per
+  // second) for every edge; it answers the line.
+  setQueueRate(rate) { return this.json('PUT', '/api/queue/rate', { rate }); }
 
   // export returns the results file as a Blob: format 'csv' or 'json'.
   async export(id, format) {

@@ -128,6 +128,18 @@ export class Ballot {
     return t;
   }
 
+  // unanswered: the vote with key was sent outside the socket (over HTTP,
+  // from the waiting room) and no ack came back. lost says it may have
+  // arrived all the same (the request went out, the answer did not come);
+  // it is sent again, with its key, after retryMs.
+  unanswered(key, now, retryMs, lost) {
+    const v = this.votes.find((x) => x.key === key);
+    if (!v || v.status !== PENDING) return;
+    v.inFlight = false;
+    v.lost = v.lost || !!lost;
+    v.retryAt = retryMs > 0 ? now + retryMs : 0;
+  }
+
   // disconnected: whatever was in flight may or may not have arrived.
   disconnected() {
     for (const v of this.votes) {

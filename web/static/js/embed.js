@@ -40,5 +40,6 @@ startPollPage({
   token: frag.get('token') || '',
   locale,
   store: local,
+  session: storage('sessionStorage'),
   onRender: reportSize,
 });

@@ -47,3 +47,20 @@ export function formatRate(r, lang = 'en') {
 export function secondsLeft(at, now) {
   return Math.max(1, Math.ceil((at - now) / 1000));
 }
+
+// waitParts turns an expected wait in seconds into the i18n key and number
+// that say it: a few seconds exactly, then in fives, "less than a minute",
+// minutes (in fives past ten), "more than an hour". A negative wait is
+// unknown: the line does not move.
+export function waitParts(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return { key: 'waitUnknown' };
+  if (seconds < 10) return { key: 'waitSeconds', n: Math.max(1, Math.ceil(seconds)) };
+  if (seconds < 45) return { key: 'waitSeconds', n: Math.round(seconds / 5) * 5 };
+  if (seconds < 60) return { key: 'waitUnderMinute' };
+  if (seconds < 90) return { key: 'waitMinute1' };
+  if (seconds < 3600) {
+    const m = seconds / 60;
+    return { key: 'waitMinutes', n: Math.min(60, m < 10 ? Math.round(m) : Math.round(m / 5) * 5) };
+  }
+  return { key: 'waitHours' };
+}

@@ -2,16 +2,20 @@
 // It loads the poll definition, keeps one WebSocket, feeds acks and
 // connection changes to the Ballot, resends what was never acked with the
 // same client keys, and asks PollView to draw. At close, final totals
-// arrive over the socket: nothing is fetched.
+// arrive over the socket: nothing is fetched. When the node is full the
+// viewer waits in line (waitroom.js) and its votes go over HTTP meanwhile.
 
 import { Ballot } from './ballot.js';
 import { Backoff } from './backoff.js';
 import { PollView } from './pollview.js';
 import { PollSocket, socketURL } from './socket.js';
+import { WaitingRoom } from './waitroom.js';
 
 const TOTALS_ANNOUNCE_MS = 15000; // a screen reader hears totals at most this often
+const LINE_ANNOUNCE_MS = 10000; // and its place in line at most this often
 
-export function startPollPage({ root, id, token = '', locale, store = null, onRender = () => {} }) {
+// session (sessionStorage or null) keeps a waiting-room ticket across reloads.
+export function startPollPage({ root, id, token = '', locale, store = null, session = null, onRender = () => {} }) {
   let poll = null;
   let results = null;
   let ballot = null;
@@ -21,6 +25,10 @@ export function startPollPage({ root, id, token = '', locale, store = null, onRe
   let tick = 0;
   let lastAnnounce = 0;
   let shown = false;
+  let sendingFromLine = false;
+  let lineSaid = '';
+  let lineSaidAt = 0;
+  let wasInLine = false;
 
   const view = new PollView(root, locale, vote);
   const storeKey = `votecast.ballot.${id}`;
@@ -28,6 +36,7 @@ export function startPollPage({ root, id, token = '', locale, store = null, onRe
     onOpen() {
       connected = true;
       everConnected = true;
+      room.opened();
       flush();
       render();
     },
@@ -39,6 +48,16 @@ export function startPollPage({ root, id, token = '', locale, store = null, onRe
       connected = false;
       ballot?.disconnected();
       save();
+      render();
+    },
+    onRefused: () => room.refused(),
+  });
+  const room = new WaitingRoom({
+    poll: id,
+    socket,
+    session,
+    onChange() {
+      flush();
       render();
     },
   });
@@ -58,6 +77,7 @@ export function startPollPage({ root, id, token = '', locale, store = null, onRe
     }
     if (res.status === 404 || res.status === 400) {
       socket.stop();
+      room.stop();
       view.message('notFound');
       onRender();
       return;
@@ -117,9 +137,13 @@ export function startPollPage({ root, id, token = '', locale, store = null, onRe
     render();
   }
 
-  // flush sends every due vote if the socket is open.
+  // flush sends every due vote if the socket is open, or from the line.
   function flush() {
-    if (!ballot || !connected || !socket.open) return;
+    if (!ballot) return;
+    if (!connected || !socket.open) {
+      if (room.inLine) sendFromLine();
+      return;
+    }
     for (const f of ballot.due(Date.now())) {
       if (!socket.send(f)) {
         ballot.disconnected();
@@ -127,6 +151,38 @@ export function startPollPage({ root, id, token = '', locale, store = null, onRe
       }
     }
     save();
+  }
+
+  // sendFromLine sends the due votes over HTTP with the ticket, one at a
+  // time and in order (a socket keeps the order; parallel requests would
+  // not), and feeds each answer to the ballot as a socket ack would be.
+  async function sendFromLine() {
+    if (sendingFromLine) return;
+    sendingFromLine = true;
+    try {
+      for (let due = ballot.due(Date.now()); due.length; due = ballot.due(Date.now())) {
+        render();
+        for (const f of due) {
+          if (!room.inLine) {
+            ballot.unanswered(f.id, Date.now(), 0, false); // not sent: the socket sends it
+            continue;
+          }
+          const r = await room.vote(f);
+          if (r.ack) {
+            onAck(r.ack);
+          } else {
+            ballot.unanswered(f.id, Date.now(), r.retryMs, r.lost);
+            save();
+            scheduleRetry();
+          }
+        }
+        if (!room.inLine) break;
+      }
+    } finally {
+      sendingFromLine = false;
+    }
+    if (connected && socket.open) flush();
+    render();
   }
 
   function scheduleRetry() {
@@ -144,13 +200,37 @@ export function startPollPage({ root, id, token = '', locale, store = null, onRe
   function render() {
     if (!poll) return;
     const now = Date.now();
-    const feedback = ballot.feedback(now, connected);
-    view.render({ poll, results, ballot, feedback, connected, everConnected });
+    const feedback = ballot.feedback(now, connected || room.inLine);
+    const line = room.inLine ? { phase: room.phase, early: room.early, ...room.estimate(), start: room.start } : null;
+    view.render({ poll, results, ballot, feedback, connected, everConnected, line });
+    announceLine(line, now);
     // A retry countdown needs a tick each second; nothing else does.
     clearTimeout(tick);
     if (feedback?.key === 'retryIn') tick = setTimeout(render, 1000 - (now % 1000) + 5);
     onRender();
   }
 
-  return { stop: () => socket.stop() };
+  // announceLine tells a screen reader its place in line when it joins,
+  // then at most every LINE_ANNOUNCE_MS, and once when its turn comes.
+  function announceLine(line, now) {
+    if (!line) {
+      if (wasInLine && connected) view.announceText(locale.t('queueIn'));
+      wasInLine = false;
+      lineSaid = '';
+      return;
+    }
+    wasInLine = true;
+    const text = view.lineText(line);
+    if (text === lineSaid || (lineSaid && line.phase === 'waiting' && now - lineSaidAt < LINE_ANNOUNCE_MS)) return;
+    lineSaid = text;
+    lineSaidAt = now;
+    view.announceText(text);
+  }
+
+  return {
+    stop: () => {
+      socket.stop();
+      room.stop();
+    },
+  };
 }

@@ -4,7 +4,7 @@
 // decisions live in pollpage.js and ballot.js.
 
 import { el, setText } from './dom.js';
-import { percents, formatNumber } from './format.js';
+import { percents, formatNumber, waitParts } from './format.js';
 
 // shapeKey changes when the poll's text does, which rebuilds the DOM.
 function shapeKey(poll) {
@@ -30,6 +30,16 @@ export class PollView {
     this.badge = el('span', { class: 'badge' });
     this.conn = el('span', { class: 'conn', role: 'status', hidden: true });
     this.question = el('h1', { class: 'q', id: 'poll-q' }, poll.question);
+    // The waiting room: where the viewer stands in line. Its text is not
+    // live (it changes every few seconds); lineLive says it at most every
+    // ten seconds (pollpage.js). Nothing here takes focus.
+    this.lineHead = el('h2', { class: 'line-h', id: 'line-h' });
+    this.lineNum = el('span', { class: 'line-num' });
+    this.lineEta = el('span', { class: 'line-eta' });
+    this.linePlace = el('p', { class: 'line-place' }, this.lineNum, ' · ', this.lineEta);
+    this.lineBar = el('progress', { class: 'line-bar', max: '1', value: '0' });
+    this.lineNote = el('p', { class: 'line-note' });
+    this.line = el('section', { class: 'line', 'aria-labelledby': 'line-h', hidden: true }, this.lineHead, this.linePlace, this.lineBar, this.lineNote);
     this.left = el('p', { class: 'left', hidden: true });
     this.note = el('p', { class: 'note', hidden: true });
     this.rows = poll.options.map((text, i) => {
@@ -45,16 +55,18 @@ export class PollView {
     this.status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
     this.total = el('p', { class: 'total' });
     this.announcer = el('p', { class: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' });
+    this.lineLive = el('p', { class: 'sr-only line-live', 'aria-live': 'polite' });
     this.root.replaceChildren(el('article', { class: 'poll' },
       el('div', { class: 'head' }, this.badge, this.conn),
-      this.question, this.left, this.list, this.status, this.note, this.total, this.announcer));
+      this.question, this.line, this.left, this.list, this.status, this.note, this.total, this.announcer, this.lineLive));
     this.root.removeAttribute('aria-busy');
     this.shown = '';
     this.built = shapeKey(poll);
   }
 
   // render brings the DOM up to date with s: {poll, results, ballot,
-  // feedback, connected, everConnected}.
+  // feedback, connected, everConnected, line}; line is null or, while in
+  // the waiting room, {phase: 'waiting'|'turn', number, etaMs, start}.
   render(s) {
     const { poll, results, ballot } = s;
     if (this.built !== shapeKey(poll)) this.build(poll);
@@ -65,8 +77,9 @@ export class PollView {
 
     setText(this.badge, t({ draft: 'stateDraft', open: 'stateOpen', closing: 'stateClosing', closed: 'stateClosed' }[state] || 'stateOpen'));
     this.badge.dataset.state = state;
-    this.conn.hidden = s.connected || !s.everConnected || state === 'closed';
+    this.conn.hidden = s.connected || !s.everConnected || state === 'closed' || !!s.line;
     setText(this.conn, t('offline'));
+    this.renderLine(s.line);
 
     const shares = ballot.shares();
     const budget = ballot.isBudget();
@@ -111,6 +124,49 @@ export class PollView {
     const total = hidden ? 0 : Number(results.total ?? counts.reduce((a, b) => a + b, 0));
     this.total.hidden = hidden;
     setText(this.total, (state === 'closed' ? t('finalResults') + ' · ' : '') + (total === 1 ? t('totalVote1') : t('totalVotes', { n: formatNumber(total, lang) })));
+  }
+
+  // lineText is the viewer's place in line in words: "You are number 3 in
+  // line · about 20 s", or that its turn has come.
+  lineText(line) {
+    if (line.early) return this.locale.t('queueEarly');
+    if (line.phase !== 'waiting') return this.locale.t('queueTurn');
+    const [place, wait] = this.lineParts(line);
+    return `${place} · ${wait}`;
+  }
+
+  lineParts(line) {
+    const t = (k, p) => this.locale.t(k, p);
+    const wait = waitParts(line.etaMs < 0 ? -1 : line.etaMs / 1000);
+    return [t('queuePlace', { n: formatNumber(line.number, this.locale.lang) }), t(wait.key, { n: wait.n })];
+  }
+
+  renderLine(line) {
+    this.line.hidden = !line;
+    if (!line) return;
+    const t = (k, p) => this.locale.t(k, p);
+    this.line.dataset.phase = line.phase;
+    const waiting = line.phase === 'waiting';
+    setText(this.lineHead, t(waiting ? 'queueTitle' : 'queueTurn'));
+    this.linePlace.hidden = !waiting;
+    if (line.early) {
+      setText(this.lineNum, t('queueEarly'));
+      setText(this.lineEta, t('queueEarlyDraw'));
+    } else if (waiting) {
+      const [place, wait] = this.lineParts(line);
+      setText(this.lineNum, place);
+      setText(this.lineEta, wait);
+    }
+    // How far the line has moved since this page joined it.
+    const start = Math.max(line.start || 0, line.number, 1);
+    this.lineBar.value = waiting ? Math.max(0, Math.min(1, (start - line.number) / start)) : 1;
+    this.lineBar.setAttribute('aria-label', t('queueProgress'));
+    setText(this.lineNote, t('queueVoteNote'));
+  }
+
+  // announceText puts text in the waiting room's polite live region.
+  announceText(text) {
+    if (this.lineLive) setText(this.lineLive, text);
   }
 
   // announce puts a summary of the totals in the polite live region.

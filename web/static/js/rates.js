@@ -37,3 +37,26 @@ export class RateSeries {
 
   peak() { return this.points.reduce((m, p) => Math.max(m, p.accepted), 0); }
 }
+
+// CounterRate is the per-second rate of one cumulative counter (the
+// waiting room's admitted count) over the last windowMs of samples. A
+// counter that goes down starts a new baseline.
+export class CounterRate {
+  constructor(windowMs = 5000) {
+    this.windowMs = windowMs;
+    this.samples = []; // {t, n}
+  }
+
+  // add records n at t (ms) and returns the rate, or null until two
+  // samples span some time.
+  add(t, n) {
+    n = Number(n) || 0;
+    const last = this.samples.at(-1);
+    if (last && (n < last.n || t < last.t)) this.samples = []; // restarted server, or a clock step
+    if (this.samples.length === 0 || t > this.samples.at(-1).t) this.samples.push({ t, n });
+    while (this.samples.length > 2 && this.samples[1].t <= t - this.windowMs) this.samples.shift();
+    const first = this.samples[0];
+    const cur = this.samples.at(-1);
+    return cur.t > first.t ? ((cur.n - first.n) * 1000) / (cur.t - first.t) : null;
+  }
+}

@@ -4,6 +4,12 @@
 // and drops at once is not hammered. Close code 1008 (policy: we sent too
 // much) waits at least 10 s. Coming back online or to the foreground
 // reconnects at once.
+//
+// A connection that closes before it ever opened may have been refused
+// because the node is full (HTTP 503, which a browser's WebSocket cannot
+// read): the onRefused handler may take the reconnect over (waitroom.js
+// asks the server and waits in line); the socket then holds still until
+// it is told to retry or to connect.
 
 import { Backoff } from './backoff.js';
 
@@ -30,8 +36,16 @@ function withViewer(url, viewer) {
   return url.replace(/&viewer=[^&]*/, '') + `&viewer=${encodeURIComponent(viewer)}`;
 }
 
+// withTicket puts a waiting-room ticket on url ('' takes it off).
+export function withTicket(url, ticket) {
+  const u = url.replace(/&ticket=[^&]*/, '');
+  return ticket ? `${u}&ticket=${encodeURIComponent(ticket)}` : u;
+}
+
 export class PollSocket {
-  // handlers: onOpen(), onFrame(obj), onDown(code) — all optional.
+  // handlers: onOpen(), onFrame(obj), onDown(code), onRefused(code) — all
+  // optional. onRefused is called after onDown when the connection never
+  // opened; returning true holds the socket until retry() or connectNow().
   constructor(url, handlers, { backoff = new Backoff(), WS = globalThis.WebSocket, win = globalThis } = {}) {
     this.url = url;
     this.h = handlers;
@@ -42,7 +56,8 @@ export class PollSocket {
     this.timer = 0;
     this.stopped = false;
     this.open = false;
-    this.wake = () => { if (!this.ws && !this.stopped) this.connect(); };
+    this.held = false;
+    this.wake = () => { if (!this.ws && !this.stopped && !this.held) this.connect(); };
     win.addEventListener?.('online', this.wake);
     win.document?.addEventListener?.('visibilitychange', () => {
       if (win.document.visibilityState === 'visible') this.wake();
@@ -62,7 +77,9 @@ export class PollSocket {
     }
     this.ws = ws;
     let heard = false;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       this.open = true;
       this.h.onOpen?.();
     };
@@ -74,8 +91,7 @@ export class PollSocket {
       let f;
       try { f = JSON.parse(e.data); } catch { return; }
       if (f.type === 'hello' && typeof f.viewer === 'string') {
-        try { storage(this.win)?.setItem(viewerKey, f.viewer); } catch { /* storage full or blocked */ }
-        this.url = withViewer(this.url, f.viewer);
+        this.setViewer(f.viewer);
         return;
       }
       this.h.onFrame?.(f);
@@ -85,6 +101,12 @@ export class PollSocket {
       this.ws = null;
       this.open = false;
       this.h.onDown?.(e.code);
+      if (!opened && !this.stopped && this.h.onRefused) {
+        // Held first: the handler may call retry() or connectNow() at once.
+        this.held = true;
+        if (this.h.onRefused(e.code)) return;
+        this.held = false;
+      }
       this.scheduleReconnect(e.code);
     };
     ws.onerror = () => { /* onclose follows */ };
@@ -95,6 +117,28 @@ export class PollSocket {
     let d = this.backoff.next();
     if (code === 1008) d = Math.max(d, 10000);
     this.timer = setTimeout(() => this.connect(), d);
+  }
+
+  // retry reconnects after the usual backoff (after a hold).
+  retry() {
+    this.held = false;
+    if (!this.ws && !this.timer) this.scheduleReconnect(0);
+  }
+
+  // connectNow connects at once (after a hold).
+  connectNow() {
+    this.held = false;
+    this.connect();
+  }
+
+  // setTicket makes the next connections present a waiting-room ticket.
+  setTicket(ticket) { this.url = withTicket(this.url, ticket); }
+
+  // setViewer keeps an anonymous viewer's sealed id for the next
+  // connections and page loads.
+  setViewer(viewer) {
+    try { storage(this.win)?.setItem(viewerKey, viewer); } catch { /* storage full or blocked */ }
+    this.url = withViewer(this.url, viewer);
   }
 
   // send writes one frame; false when there is no open connection (the

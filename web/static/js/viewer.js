@@ -9,4 +9,4 @@ const local = storage('localStorage');
 const locale = new Locale({ storage: local, browserLangs: navigator.languages || [navigator.language] });
 
 document.getElementById('lang').replaceWith(langSwitch(locale));
-startPollPage({ root: document.getElementById('app'), id, locale, store: local });
+startPollPage({ root: document.getElementById('app'), id, locale, store: local, session: storage('sessionStorage') });
