@@ -42,7 +42,7 @@ func (s *Server) ackLoop() {
 		var a schema.Ack
 		select {
 		case ack := <-p.fut.Ok():
-			s.stall.acked.Add(1)
+			s.stall.noteAck(ack.Sequence)
 			s.metrics.ackSeconds.Observe(time.Since(p.start).Seconds())
 			if ack.Duplicate || !p.v.stillOpen(p.poll.ID) {
 				go func() { p.v.complete(p, p.v.resolve(ack, p.poll, p.shard, p.f)) }()

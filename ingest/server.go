@@ -391,7 +391,7 @@ func (s *Server) janitor() {
 		case <-s.janitorStop:
 			return
 		case now := <-st.C:
-			switch s.stall.tick(now, len(s.inFlight)) {
+			switch s.stall.tick(now, len(s.inFlight), s.lastSeq) {
 			case stallStarted:
 				stalledAt = now
 				s.metrics.stalls.Inc()
@@ -412,6 +412,22 @@ func (s *Server) janitor() {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// lastSeq reads the VOTES stream's last sequence for the stall watch; a
+// log without a leader or quorum does not answer within a second.
+func (s *Server) lastSeq() (uint64, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	stream, err := s.votesStream(ctx)
+	if err != nil {
+		return 0, false
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, false
+	}
+	return info.State.LastSeq, true
 }
 
 // Close stops accepting votes and waits for publishes in flight to be

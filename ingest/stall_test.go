@@ -37,7 +37,7 @@ func TestStallTicks(t *testing.T) {
 				released := st.wait()
 				st.acked.Add(s.acks)
 				now = now.Add(400 * time.Millisecond)
-				if got := st.tick(now, s.pending); got != s.want {
+				if got := st.tick(now, s.pending, nil); got != s.want {
 					t.Fatalf("tick %d (pending %d, %d acks): event %d, want %d", i, s.pending, s.acks, got, s.want)
 				}
 				select {
@@ -49,6 +49,43 @@ func TestStallTicks(t *testing.T) {
 					if s.want == stallStarted || s.want == stallContinued {
 						t.Fatalf("tick %d stalled but released nobody", i)
 					}
+				}
+			}
+		})
+	}
+}
+
+// A log that stores votes but holds their PubAcks back (js-sync always
+// in a spike) is moving: no stall while its last sequence grows past what
+// the PubAcks named; a stall once it stops growing, or cannot be read.
+func TestStallCountsStoredVotesAsProgress(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		seqs []uint64 // the stream's last sequence at each timeout; 0: unreadable
+		want []int    // the event at each timeout
+	}{
+		{"stored, not acknowledged", []uint64{500, 900, 1400}, []int{stallNone, stallNone, stallNone}},
+		{"stopped growing", []uint64{500, 500}, []int{stallNone, stallStarted}},
+		{"no more than the PubAcks said", []uint64{100}, []int{stallStarted}},
+		{"unreadable (no leader)", []uint64{0}, []int{stallStarted}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStall(time.Second)
+			st.noteAck(100)
+			now := time.Unix(1e9, 0)
+			st.tick(now, 5, nil) // the acks so far: progress
+			for i, seq := range tc.seqs {
+				read := func() (uint64, bool) { return seq, seq != 0 }
+				var got int
+				// Ticks every 400ms until the timeout has passed.
+				for range 4 {
+					now = now.Add(400 * time.Millisecond)
+					if got = st.tick(now, 5, read); got != stallNone {
+						break
+					}
+				}
+				if got != tc.want[i] {
+					t.Fatalf("timeout %d (last sequence %d): event %d, want %d", i, seq, got, tc.want[i])
 				}
 			}
 		})
