@@ -190,6 +190,11 @@ func (h *handler) vote(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	status := a.Status
+	if status == schema.StatusDuplicate && a.Reason == "already counted" {
+		status = "counted_resend"
+	}
+	h.opts.Room.Voted(status)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(schema.AppendAck(nil, a))
 }

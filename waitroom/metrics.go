@@ -11,6 +11,7 @@ type metrics struct {
 	joins       *prometheus.CounterVec
 	refusals    *prometheus.CounterVec
 	waitSeconds prometheus.Histogram
+	votes       *prometheus.CounterVec
 }
 
 // refusalReasons are the label values of votecast_waitroom_refused_total,
@@ -25,6 +26,9 @@ func newMetrics(reg prometheus.Registerer, snap func() Snapshot) *metrics {
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votecast_waitroom_refused_total", Help: "Tickets refused on this edge, by reason.",
 		}, []string{"reason"}),
+		votes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votecast_waitroom_votes_total", Help: "Votes cast from the line through this edge, by answer.",
+		}, []string{"status"}),
 		waitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "votecast_waitroom_wait_seconds", Help: "Time from joining the line to connecting with the ticket.",
 			Buckets: prometheus.ExponentialBuckets(0.25, 2, 14),
@@ -36,7 +40,7 @@ func newMetrics(reg prometheus.Registerer, snap func() Snapshot) *metrics {
 	m.joins.WithLabelValues("new")
 	m.joins.WithLabelValues("again")
 	if reg != nil {
-		reg.MustRegister(m.joins, m.refusals, m.waitSeconds,
+		reg.MustRegister(m.joins, m.refusals, m.waitSeconds, m.votes,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "votecast_waitroom_waiting", Help: "Places given and not yet let in (all edges).",
 			}, func() float64 { return float64(snap().Waiting) }),

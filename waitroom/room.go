@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,6 +94,7 @@ type Room struct {
 	last    uint64                // the last place given, as the admitter last read it
 	free    map[string]edgeReport // free slots per edge, from the edges bucket
 	metrics *metrics
+	votes   atomic.Uint64 // counted votes from the line through this edge
 }
 
 // New opens the room's stream and buckets.
@@ -183,6 +185,9 @@ type Snapshot struct {
 	Waiting  uint64  `json:"waiting"` // places given and not yet let in
 	Rate     float64 `json:"rate"`    // admission rate, viewers/s
 	Admitted uint64  `json:"admitted"`
+	// Votes is the votes cast from the line through this edge, answered
+	// accepted (or "already counted").
+	Votes uint64 `json:"votes"`
 }
 
 // Snapshot reads the room: the state entry and the stream's last place.
@@ -191,7 +196,7 @@ func (r *Room) Snapshot() Snapshot {
 	r.mu.Lock()
 	last := r.last
 	r.mu.Unlock()
-	s := Snapshot{Serving: st.Serving, Last: last, Rate: st.Rate, Admitted: st.Admitted}
+	s := Snapshot{Serving: st.Serving, Last: last, Rate: st.Rate, Admitted: st.Admitted, Votes: r.votes.Load()}
 	if last > st.Serving {
 		s.Waiting = last - st.Serving
 	}
@@ -432,4 +437,12 @@ func (r *Room) lastPlace(ctx context.Context, poll string) (uint64, bool, error)
 		return 0, false, fmt.Errorf("decode the serving position: %w", err)
 	}
 	return info.State.LastSeq, m.Sequence > st.Serving, nil
+}
+
+// Voted records the answer to a vote from the line.
+func (r *Room) Voted(status string) {
+	r.metrics.votes.WithLabelValues(status).Inc()
+	if status == schema.StatusAccepted {
+		r.votes.Add(1)
+	}
 }

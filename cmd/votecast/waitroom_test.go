@@ -124,6 +124,13 @@ func TestWaitingRoom(t *testing.T) {
 	if code, ans := c.vote(pc.Ticket, "c1", 1); code != http.StatusOK || ans != "duplicate already counted" {
 		t.Fatalf("c's vote from the line, sent again: HTTP %d %s", code, ans)
 	}
+	var stats struct {
+		Queue waitroom.Snapshot `json:"queue"`
+	}
+	s.call("GET", "/api/stats", nil, true, &stats)
+	if q := stats.Queue; q.Votes != 1 || q.Waiting != 2 || q.Last != 2 {
+		t.Fatalf("the dashboard's line: %+v, want 1 vote from it, 2 waiting, last place 2", q)
+	}
 	for _, tc := range []struct {
 		name, ticket string
 		who          *line

@@ -1,10 +1,12 @@
 // The waiting room. The server has one viewer slot and a line that does
-// not move: a first viewer fills the node; a second one waits in line
-// ("number 1"), votes from the line and sees the vote counted; a Korean
-// browser gets the line in Korean, and the widget frame shows it too. The
-// producer sees the line on the dashboard and raises the admission rate
-// there; when the first viewer leaves, the second is let in, connects with
-// its ticket and sees the totals with its vote, counted once.
+// not move: a first viewer fills the node; a second waits as number 1 and
+// a third as number 2; the third votes from the line and sees the vote
+// counted; a Korean browser gets the line in Korean, and the widget frame
+// shows it too. The producer sees the line on the dashboard and sets the
+// admission rate there; when the first viewer leaves, the second is let in
+// and takes the slot, the third moves up to number 1, and when the second
+// leaves too the third connects with its ticket and sees the totals with
+// its vote, counted once.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,7 +39,12 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   await first.goto(url);
   await first.locator('.total', { hasText: '0 votes' }).waitFor();
 
-  // The second is refused a socket and joins the line.
+  // Another viewer is first in line.
+  const ahead = await newPage(browser);
+  await ahead.goto(url);
+  await ahead.locator('section.line .line-place', { hasText: 'You are number 1 in line' }).waitFor();
+
+  // The second is refused a socket and joins the line behind it.
   const second = await newPage(browser);
   const sockets = [];
   second.on('websocket', (ws) => sockets.push(ws.url()));
@@ -45,8 +52,8 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   second.on('response', (r) => { if (r.url().includes('/queue/vote')) votePosts.push(r); });
   await second.goto(url);
   const box = second.locator('section.line');
-  await box.locator('.line-place', { hasText: 'You are number 1 in line' }).waitFor();
-  assert.equal(await box.locator('.line-place').textContent(), 'You are number 1 in line · the line is not moving right now');
+  await box.locator('.line-place', { hasText: 'You are number 2 in line' }).waitFor();
+  assert.equal(await box.locator('.line-place').textContent(), 'You are number 2 in line · the line is not moving right now');
   assert.equal(await box.locator('h2').textContent(), 'Lots of viewers right now: you are in line');
   await box.getByText('Your vote counts even while you wait.').waitFor();
   assert.equal(await second.getByRole('progressbar', { name: 'Progress in line' }).count(), 1);
@@ -55,7 +62,7 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   const yes = second.getByRole('button', { name: /Yes please/ });
   assert.equal(await yes.getAttribute('aria-disabled'), 'false');
   // A screen reader hears the place; nothing took the focus.
-  await waitFor(async () => /number 1 in line/.test(await second.locator('.line-live[aria-live=polite]').textContent()), { what: 'the line in the live region' });
+  await waitFor(async () => /number 2 in line/.test(await second.locator('.line-live[aria-live=polite]').textContent()), { what: 'the line in the live region' });
   assert.equal(await second.evaluate(() => document.activeElement === document.body), true);
   assert.equal(await second.locator('.conn').isHidden(), true, 'waiting is not "connection lost"');
   await second.screenshot({ path: artifact('waitroom-phone.png'), fullPage: true });
@@ -73,8 +80,8 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   // A Korean browser gets the line in Korean.
   const ko = await newPage(browser, { locale: 'ko-KR' });
   await ko.goto(url);
-  await ko.locator('.line-place', { hasText: '2번째로 기다리는 중' }).waitFor();
-  assert.equal(await ko.locator('.line-place').textContent(), '2번째로 기다리는 중 · 지금은 줄이 움직이지 않습니다');
+  await ko.locator('.line-place', { hasText: '3번째로 기다리는 중' }).waitFor();
+  assert.equal(await ko.locator('.line-place').textContent(), '3번째로 기다리는 중 · 지금은 줄이 움직이지 않습니다');
   assert.equal(await ko.locator('section.line h2').textContent(), '지금 시청자가 많아 순서를 기다리는 중입니다');
   await ko.getByText('기다리는 동안 한 투표도 그대로 집계됩니다.').waitFor();
   await ko.screenshot({ path: artifact('waitroom-phone-ko.png'), fullPage: true });
@@ -84,7 +91,7 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   // So does the widget's frame.
   const frame = await newPage(browser);
   await frame.goto(`${server.url}/embed/${poll.id}?theme=dark`);
-  await frame.locator('.line-place', { hasText: 'You are number 3 in line' }).waitFor();
+  await frame.locator('.line-place', { hasText: 'You are number 4 in line' }).waitFor();
   await frame.screenshot({ path: artifact('waitroom-widget-dark.png'), fullPage: true });
   assert.deepEqual(frame.problems, []);
   await frame.context().close();
@@ -95,7 +102,8 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   await admin.getByLabel('Admin token').fill(ADMIN_TOKEN);
   await admin.getByRole('button', { name: 'Sign in' }).click();
   const panel = admin.getByRole('region', { name: 'Waiting room' });
-  await panel.locator('#q-waiting', { hasText: /^3$/ }).waitFor();
+  await panel.locator('#q-waiting', { hasText: /^4$/ }).waitFor();
+  await panel.locator('#q-votes', { hasText: /^1$/ }).waitFor(); // the vote cast from the line
   assert.equal(await panel.locator('#q-wait').textContent(), 'stopped');
   assert.equal(await panel.locator('#q-rate').textContent(), '0/s');
   const rate = panel.getByLabel('Admission rate (viewers per second)');
@@ -103,16 +111,27 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   await panel.getByRole('button', { name: 'Set rate' }).click();
   await panel.getByText('Enter a number of viewers per second').waitFor();
   assert.equal((await line()).rate, 0, 'a bad rate is not sent');
-  await rate.fill('100');
+  // One viewer every 2 s: slow enough to watch the line move.
+  await rate.fill('0.5');
   await panel.getByRole('button', { name: 'Set rate' }).click();
-  await panel.getByText('Admission rate set to 100 viewers per second.').waitFor();
-  assert.equal((await line()).rate, 100);
-  await panel.locator('#q-rate', { hasText: '100/s' }).waitFor();
+  await panel.getByText('Admission rate set to 0.5 viewers per second.').waitFor();
+  assert.equal((await line()).rate, 0.5);
+  await panel.locator('#q-rate', { hasText: '0.5/s' }).waitFor();
   await admin.screenshot({ path: artifact('waitroom-dashboard.png'), fullPage: true });
 
-  // The first viewer leaves: the second is let in and connects with its ticket.
+  // The first viewer leaves: the one ahead is let in and takes the slot,
+  // and the second moves up to number 1 and stays there, the node full.
+  // The pages last read the line while it was stopped, so they would ask
+  // again only in 10 s; coming back online makes a page ask at once.
+  const wake = (page) => page.evaluate(() => window.dispatchEvent(new Event('online')));
   await first.context().close();
-  await box.waitFor({ state: 'hidden', timeout: 30000 });
+  await waitFor(async () => { await wake(ahead); return ahead.locator('section.line').isHidden(); }, { what: 'the one ahead let in' });
+  await ahead.locator('.total', { hasText: '1 vote' }).waitFor();
+  await wake(second);
+  await box.locator('.line-place', { hasText: 'You are number 1 in line' }).waitFor();
+  // It leaves too: the second is let in and connects with its ticket.
+  await ahead.context().close();
+  await waitFor(async () => { await wake(second); return box.isHidden(); }, { what: 'the second let in' });
   await second.locator('.total', { hasText: '1 vote' }).waitFor();
   await second.locator('.opt').nth(0).locator('.num', { hasText: '100% · 1' }).waitFor();
   await second.locator('.opt').nth(1).locator('.num', { hasText: '0% · 0' }).waitFor();
@@ -123,7 +142,7 @@ test('a viewer waits in line, votes from it, and is let in when the rate goes up
   assert.deepEqual(totals.counts, [1, 0], 'the vote from the line, counted once');
   await panel.locator('#q-admitted', { hasText: /^[1-9]/ }).waitFor();
 
-  assert.deepEqual([...first.problems, ...second.problems, ...admin.problems], []);
+  assert.deepEqual([...first.problems, ...ahead.problems, ...second.problems, ...admin.problems], []);
   await second.context().close();
   await admin.context().close();
 });

@@ -167,6 +167,7 @@ function renderQueue(q) {
   setText($('q-wait'), wait);
   setText($('q-rate'), t('perSecond', { n: formatNumber(rate, lang) }));
   setText($('q-admitted'), formatNumber(Number(q.admitted) || 0, lang));
+  setText($('q-votes'), formatNumber(Number(q.votes) || 0, lang));
   const input = $('rate-input');
   if (input.value === '' && document.activeElement !== input) input.value = String(rate);
 }
