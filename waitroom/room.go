@@ -50,9 +50,9 @@ type Options struct {
 }
 
 // DefaultRate is the admission rate a deployment starts with, in viewers
-// per second per edge: a fraction of what one edge took in
-// `scripts/bench` (10,000 viewers connected in about 2 s on 2 cores, while
-// they also voted), so viewers let in never meet a busy edge.
+// per second (all edges): about a tenth of the connections one edge took
+// in `scripts/bench` (9,400 a second on 2 cores), so viewers let in do
+// not crowd a node that is also answering a spike's votes.
 const DefaultRate = 1000
 
 // State is the waiting room's shared state: the serving position, the
