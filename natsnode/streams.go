@@ -116,41 +116,23 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (je
 
 // ensureQueue declares the waiting room's stream and buckets.
 func ensureQueue(ctx context.Context, js jetstream.JetStream, opts StreamOptions) error {
-	err := retryUnavailable(ctx, func() error {
-		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:        schema.QueueStream,
-			Description: "votecast: the waiting room's line; an entry's sequence is the viewer's place",
-			Subjects:    []string{schema.QueueSubject},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			// One entry per user and poll while its ticket lasts: the
-			// dedup window returns the first entry's sequence.
-			Duplicates: opts.TicketTTL,
-			MaxAge:     2 * opts.TicketTTL,
-			Replicas:   opts.Replicas,
-			MaxMsgSize: 512,
+	// One entry per user and poll while its ticket lasts: the dedup
+	// window returns the first entry's sequence.
+	for _, st := range []struct{ name, subject, what string }{
+		{schema.QueueStream, schema.QueueSubject, "the waiting room's line; an entry's sequence is the viewer's place"},
+		{schema.EarlyStream, schema.EarlySubject, "viewers in line before their poll opened; placed in a random order at the opening"},
+	} {
+		err := retryUnavailable(ctx, func() error {
+			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+				Name: st.name, Description: "votecast: " + st.what, Subjects: []string{st.subject},
+				Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
+				Duplicates: opts.TicketTTL, MaxAge: 2 * opts.TicketTTL, Replicas: opts.Replicas, MaxMsgSize: 512,
+			})
+			return err
 		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("ensure stream %s: %w", schema.QueueStream, replicasHint(err, opts.Replicas))
-	}
-	err = retryUnavailable(ctx, func() error {
-		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:        schema.EarlyStream,
-			Description: "votecast: viewers in line before their poll opened; placed in a random order at the opening",
-			Subjects:    []string{schema.EarlySubject},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			Duplicates:  opts.TicketTTL,
-			MaxAge:      2 * opts.TicketTTL,
-			Replicas:    opts.Replicas,
-			MaxMsgSize:  512,
-		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("ensure stream %s: %w", schema.EarlyStream, replicasHint(err, opts.Replicas))
+		if err != nil {
+			return fmt.Errorf("ensure stream %s: %w", st.name, replicasHint(err, opts.Replicas))
+		}
 	}
 	buckets := []jetstream.KeyValueConfig{
 		{Bucket: schema.QueueBucket, Description: "votecast: the waiting room's serving position and admission rate",
@@ -186,28 +168,40 @@ const ensureWait = 30 * time.Second
 // electing cluster does, for at most ensureWait. Every op of Ensure is a
 // create-or-update with a fixed config, so running one twice is harmless.
 func retryUnavailable(ctx context.Context, op func() error) error {
-	deadline := time.Now().Add(ensureWait)
+	return Retry(ctx, ensureWait, op)
+}
+
+// Retry runs op again, for at most within, while it fails the way a
+// JetStream cluster does while it forms or elects a leader (Transient).
+// op must be safe to run twice.
+func Retry(ctx context.Context, within time.Duration, op func() error) error {
+	deadline := time.Now().Add(within)
+	wait := 50 * time.Millisecond
 	for {
 		err := op()
-		if err == nil || !transient(err) || time.Now().After(deadline) {
+		if err == nil || !Transient(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(wait): // a leader being elected: nothing to wait on
 		}
+		wait = min(2*wait, time.Second)
 	}
 }
 
-func transient(err error) bool {
+// Transient reports whether err is what a JetStream cluster answers while
+// it forms or elects: no peers or cluster yet, no responder for a stream
+// without a leader, or an API call nobody answered in time (jetstream's
+// own timeout, not the caller's: Retry stops when ctx ends).
+func Transient(err error) bool {
 	var api *jetstream.APIError
 	if errors.As(err, &api) {
 		return api.ErrorCode == errClusterNotAvailable || api.ErrorCode == errNoPeers
 	}
-	// An API call nobody answered in time (jetstream's own timeout, not
-	// the caller's: retryUnavailable stops when ctx ends).
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 // JetStream API error codes of a replica count the servers cannot hold

@@ -17,13 +17,8 @@ import (
 // a dedup key (js-sync always, the default). It reports the QUEUE
 // stream's bytes per entry: what a waiting viewer costs the log.
 func BenchmarkJoin(b *testing.B) {
-	env := natstest.Start(b, "")
 	var free atomic.Int64
-	s, _ := NewSigner(testKey)
-	r, err := New(context.Background(), Options{JS: env.JS, Signer: s, Edge: "a", Free: func() int { return int(free.Load()) }})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := edge(b, natstest.Start(b, ""), "a", &free, 0)
 	ctx := context.Background()
 	b.ReportAllocs()
 	i := 0
@@ -56,13 +51,8 @@ func BenchmarkVerify(b *testing.B) {
 
 // BenchmarkLine is GET /api/queue, which every waiting page polls.
 func BenchmarkLine(b *testing.B) {
-	env := natstest.Start(b, "2m")
 	var free atomic.Int64
-	s, _ := NewSigner(testKey)
-	r, err := New(context.Background(), Options{JS: env.JS, Signer: s, Edge: "a", Free: func() int { return int(free.Load()) }})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := edge(b, natstest.Start(b, "2m"), "a", &free, 0)
 	h := Handler(HTTPOptions{Room: r, Poll: func(string) (schema.Poll, bool) { return schema.Poll{}, false }})
 	req := httptest.NewRequest("GET", "/api/queue", nil)
 	b.ReportAllocs()

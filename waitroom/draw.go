@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -128,32 +129,9 @@ func (r *Room) early(ctx context.Context, poll string, from uint64) ([]string, u
 	}
 }
 
-// retryTransient runs op again, for up to 10 seconds, while it fails the
-// way a JetStream cluster does while it forms or elects a leader (no
-// responders, a timeout): an opening must not fail for a moment without
-// a stream leader.
+// retryTransient gives a read or write of the line up to 10 seconds of
+// a cluster without a stream leader: an opening or a close must not fail
+// for a moment of election.
 func retryTransient(ctx context.Context, op func() error) error {
-	deadline := time.Now().Add(10 * time.Second)
-	wait := 50 * time.Millisecond
-	for {
-		err := op()
-		if err == nil || !transient(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait): // a leader being elected: nothing to wait on
-		}
-		wait = min(2*wait, time.Second)
-	}
-}
-
-func transient(err error) bool {
-	var api *jetstream.APIError
-	if errors.As(err, &api) && api.ErrorCode == 10008 { // JSClusterNotAvailErr
-		return true
-	}
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
+	return natsnode.Retry(ctx, 10*time.Second, op)
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // edge opens a Room named name on env's NATS with free free slots.
-func edge(t *testing.T, env natstest.Env, name string, free *atomic.Int64, rate float64) *Room {
+func edge(t testing.TB, env natstest.Env, name string, free *atomic.Int64, rate float64) *Room {
 	t.Helper()
 	s, _ := NewSigner(testKey)
 	r, err := New(context.Background(), Options{JS: env.JS, Signer: s, Edge: name, Rate: rate,
