@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -187,8 +188,8 @@ func (r *run) drain(ctx context.Context) {
 		v.leave()
 	}
 	slices.SortFunc(queued, func(a, b *viewer) int { return int(a.line.place) - int(b.line.place) })
-	var serving atomic.Uint64
-	var done atomic.Int64
+	var serving, rate atomic.Uint64 // rate: float64 bits
+	var done, lastCounted atomic.Int64
 	stop := r.progress("line", func() string {
 		return fmt.Sprintf("%d/%d in line let in, serving %d", done.Load(), len(queued), serving.Load())
 	})
@@ -202,7 +203,7 @@ func (r *run) drain(ctx context.Context) {
 		for pollCtx.Err() == nil {
 			if l, err := r.tgt.line(pollCtx); err == nil {
 				serving.Store(l.Serving)
-				r.rep.QueueRate = l.Rate
+				rate.Store(math.Float64bits(l.Rate))
 			}
 			select {
 			case <-pollCtx.Done():
@@ -222,7 +223,12 @@ func (r *run) drain(ctx context.Context) {
 					continue
 				}
 				done.Add(1)
-				r.rep.QueueLastCountedMS = max(r.rep.QueueLastCountedMS, ms(time.Duration(r.now()-r.spikeStart)))
+				for at := r.now(); ; {
+					old := lastCounted.Load()
+					if at <= old || lastCounted.CompareAndSwap(old, at) {
+						break
+					}
+				}
 			}
 		})
 	}
@@ -234,6 +240,12 @@ func (r *run) drain(ctx context.Context) {
 	}
 	close(next)
 	wg.Wait()
+	stopPoll()
+	pollWG.Wait()
+	r.rep.QueueRate = math.Float64frombits(rate.Load())
+	if at := lastCounted.Load(); at > 0 {
+		r.rep.QueueLastCountedMS = ms(time.Duration(at - r.spikeStart))
+	}
 	r.rep.QueueAdmitted = int(done.Load())
 	r.rep.QueueDrainSeconds = time.Since(start).Seconds()
 	if r.rep.QueueDrainSeconds > 0 {
