@@ -77,6 +77,9 @@ type Options struct {
 	// Queue is the waiting room; zero value: none (stats carry no queue,
 	// and setting the admission rate answers 404).
 	Queue Queue
+	// Life ends when the node stops: poll changes outlive their request
+	// but not the node. Zero value: context.Background().
+	Life context.Context
 	// Logger; zero value: slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +87,7 @@ type Options struct {
 // Handler serves /api/, /healthz and /readyz.
 type Handler struct {
 	opts      Options
+	life      context.Context
 	tokenHash [32]byte
 	log       *slog.Logger
 	mux       *http.ServeMux
@@ -100,7 +104,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	h := &Handler{opts: opts, tokenHash: sha256.Sum256([]byte(opts.AdminToken)), log: opts.Logger.With("role", "api")}
+	if opts.Life == nil {
+		opts.Life = context.Background()
+	}
+	h := &Handler{opts: opts, life: opts.Life, tokenHash: sha256.Sum256([]byte(opts.AdminToken)), log: opts.Logger.With("role", "api")}
 	m := http.NewServeMux()
 	m.HandleFunc("POST /api/polls", h.admin(h.create))
 	m.HandleFunc("GET /api/polls", h.list)
@@ -214,8 +221,10 @@ func (h *Handler) change(do func(context.Context, string) (schema.Poll, error)) 
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		// A close waits for in-flight votes and for the waiting room's
-		// grace; a client that hangs up must not leave the poll closing.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Minute)
+		// grace; a client that hangs up must not leave the poll closing,
+		// so the change lives as long as the node, not the request (a
+		// node that stops mid-close leaves it for the next start to finish).
+		ctx, cancel := context.WithTimeout(h.life, 5*time.Minute)
 		defer cancel()
 		p, err := do(ctx, id)
 		if err != nil {

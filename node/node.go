@@ -150,6 +150,9 @@ type Node struct {
 	debug *http.Server   // nil without DebugAddr
 	ing   *ingest.Server // nil without ingest and broadcast
 	room  *waitroom.Room // nil without ingest and broadcast
+	// endAPI ends the producer API's poll changes (a close waiting out
+	// its grace) when the node stops; nil without ingest and broadcast.
+	endAPI context.CancelFunc
 	store tally.Store    // nil without tally
 	// worker is nil without tally.
 	worker *tally.Worker
@@ -363,6 +366,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 		AdminToken: opts.AdminToken, Catalog: catalog, Producer: producer, AckCounts: ing.AckCounts,
 		Ready: n.Ready, Logger: n.log, Queue: n.room,
 	}
+	ao.Life, n.endAPI = context.WithCancel(context.Background())
 	if hub != nil {
 		ao.Totals = hub
 	}
@@ -480,6 +484,9 @@ func (n *Node) Close(ctx context.Context) error {
 
 func (n *Node) shutdown(ctx context.Context) error {
 	var errs []error
+	if n.endAPI != nil {
+		n.endAPI() // a close in progress stops; the next start finishes it
+	}
 	if n.ing != nil {
 		if err := n.ing.Close(ctx); err != nil {
 			errs = append(errs, err)
