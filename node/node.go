@@ -153,7 +153,7 @@ type Node struct {
 	// endAPI ends the producer API's poll changes (a close waiting out
 	// its grace) when the node stops; nil without ingest and broadcast.
 	endAPI context.CancelFunc
-	store tally.Store    // nil without tally
+	store  tally.Store // nil without tally
 	// worker is nil without tally.
 	worker *tally.Worker
 
