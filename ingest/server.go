@@ -88,8 +88,8 @@ type Options struct {
 	VoteBurst int
 	// MaxVoteRate is the votes per second this node takes before new
 	// viewers are sent to the waiting room (with Room set); zero value:
-	// 10000 (`scripts/bench`, 2 cores: 13,617 votes/s sustained with
-	// js-sync 2m, 2,385 with always; see BENCHMARKS.md).
+	// 10000 (`scripts/bench`, 2 cores: 16,655 votes/s sustained with
+	// js-sync 2m, 2,782 with always; see BENCHMARKS.md).
 	MaxVoteRate float64
 	// Room is the waiting room: with it, a viewer who arrives while this
 	// node is full (or while others wait in line) is refused with
@@ -258,12 +258,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r)
 	if reason := s.admit(ip); reason != "" {
 		s.metrics.refusedConns.Inc()
-		if room != nil && ticket == "" {
+		if room != nil && ticket == "" && reason == fullNode {
 			queueError(w)
 			return
 		}
-		// A ticket let in meets a node filled since: it stays unused.
-		httpError(w, http.StatusServiceUnavailable, reason, 1000+rand.IntN(1000))
+		retry := 2000
+		if ticket != "" {
+			// A ticket let in meets a node filled since: it stays
+			// unused, and its holder comes back within a second or two.
+			retry = 1000 + rand.IntN(1000)
+		}
+		httpError(w, http.StatusServiceUnavailable, reason, retry)
 		return
 	}
 	releaseTicket := func() {}
@@ -341,11 +346,16 @@ func queueError(w http.ResponseWriter) {
 	_, _ = w.Write([]byte(`{"error":"this node is full: join the waiting room","queue":true}` + "\n"))
 }
 
+// fullNode is admit's answer at the connection cap; past the per-address
+// cap the waiting room would not help (the node has room), so only this
+// one sends a viewer there.
+const fullNode = "this node is full, try again shortly"
+
 func (s *Server) admit(ip string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns.Load() >= int64(s.opts.MaxConns) {
-		return "this node is full, try again shortly"
+		return fullNode
 	}
 	if s.perIP[ip] >= s.opts.MaxConnsPerIP {
 		return "too many connections from your address"

@@ -274,3 +274,15 @@ func TestQueueBeforeOpeningIsDrawn(t *testing.T) {
 		t.Fatalf("a viewer joining after the opening got place %d, want %d (behind the draw)", late.Place, n+1)
 	}
 }
+
+// Past the per-address cap the node has room: the waiting room would not
+// help, so the viewer is told to try again, not to join the line.
+func TestPerAddressCapIsNotTheWaitingRoom(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(c *serveConfig) { c.maxConnsIP = 1 })
+	poll := s.openPoll(2)
+	s.dial(poll.ID, "a")
+	_, code, body := s.line(poll.ID, "b").connect("")
+	if code != http.StatusServiceUnavailable || body != `{"error":"too many connections from your address","retry_after_ms":2000}` {
+		t.Fatalf("a second connection from one address: HTTP %d %s", code, body)
+	}
+}
