@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -45,7 +46,7 @@ func Handler(opts HTTPOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	h := &handler{opts: opts, limits: map[uint64]*rate.Limiter{}}
+	h := &handler{opts: opts, limits: map[uint64]*rate.Limiter{}, joins: map[string]*rate.Limiter{}}
 	m := http.NewServeMux()
 	m.HandleFunc("POST /api/polls/{id}/queue", h.join)
 	m.HandleFunc("GET /api/queue", h.line)
@@ -57,6 +58,36 @@ type handler struct {
 	opts   HTTPOptions
 	mu     sync.Mutex
 	limits map[uint64]*rate.Limiter // per place: votes from the line
+	joins  map[string]*rate.Limiter // per address: joins
+}
+
+// Joins per address: a join is a write to the log, and an anonymous
+// viewer without its cookie is a new viewer each time, so one address
+// could otherwise fill the line. Generous, for carrier NAT: a spike's
+// phones behind one address join at once.
+const (
+	joinsPerSecond = 200
+	joinBurst      = 1000
+)
+
+// allowJoin applies the per-address join limit; the map is dropped whole
+// when it grows large, which costs an address at most a fresh burst.
+func (h *handler) allowJoin(r *http.Request) bool {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.joins[ip]
+	if !ok {
+		if len(h.joins) >= 100_000 {
+			clear(h.joins)
+		}
+		l = rate.NewLimiter(joinsPerSecond, joinBurst)
+		h.joins[ip] = l
+	}
+	return l.Allow()
 }
 
 // Place is the answer to joining: let in at once, or a ticket and where
@@ -81,6 +112,11 @@ type Place struct {
 }
 
 func (h *handler) join(w http.ResponseWriter, r *http.Request) {
+	if !h.allowJoin(r) {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "too many joins from your address", "retry_after_ms": 1000})
+		return
+	}
 	id := r.PathValue("id")
 	poll, ok := h.opts.Poll(id)
 	if !schema.ValidPollID(id) || !ok {
