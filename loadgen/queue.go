@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/votecast/votecast/waitroom"
 )
 
 // errQueued is a dial refused with "join the waiting room".
@@ -30,21 +33,6 @@ type inLine struct {
 	hc     *http.Client
 }
 
-// place is the answer to joining the line (waitroom.Place).
-type place struct {
-	Admit  bool   `json:"admit"`
-	Ticket string `json:"ticket"`
-	Place  uint64 `json:"place"`
-}
-
-// line is GET /api/queue (waitroom.Snapshot).
-type line struct {
-	Serving  uint64  `json:"serving"`
-	Waiting  uint64  `json:"waiting"`
-	Rate     float64 `json:"rate"`
-	Admitted uint64  `json:"admitted"`
-}
-
 // join puts viewer i in the line: the server answered its dial with the
 // waiting room.
 func (r *run) join(ctx context.Context, hc *http.Client, i int, token string) (*viewer, error) {
@@ -53,14 +41,13 @@ func (r *run) join(ctx context.Context, hc *http.Client, i int, token string) (*
 	if err != nil {
 		return nil, err
 	}
-	var pl place
+	var pl waitroom.Place
 	if err := doJSON(hc, req, &pl); err != nil {
 		return nil, fmt.Errorf("join the line as %s: %w", user, err)
 	}
 	if pl.Ticket == "" {
-		// The node had room again by the time it was asked: the line is
-		// empty, and this viewer takes a slot like any other. Rare; the
-		// run treats it as one more place, let in at once.
+		// The node had room again by the time it was asked and nobody
+		// waited: rare, and counted as a failed connection.
 		return nil, fmt.Errorf("join the line as %s: let in without a ticket", user)
 	}
 	v := newViewer(r, p, user, option, nil)
@@ -116,8 +103,8 @@ func doJSON(hc *http.Client, req *http.Request, out any) error {
 	return json.Unmarshal(b, out)
 }
 
-func (t *target) line(ctx context.Context) (line, error) {
-	var l line
+func (t *target) line(ctx context.Context) (waitroom.Snapshot, error) {
+	var l waitroom.Snapshot
 	err := t.do(ctx, "GET", "/api/queue", nil, &l)
 	return l, err
 }
@@ -127,7 +114,7 @@ func (t *target) line(ctx context.Context) (line, error) {
 // meanwhile (the serving position moved) proves nothing and is skipped.
 func (r *run) checkOrder(ctx context.Context, queued []*viewer) {
 	last := slices.Clone(queued)
-	slices.SortFunc(last, func(a, b *viewer) int { return int(b.line.place) - int(a.line.place) })
+	slices.SortFunc(last, func(a, b *viewer) int { return cmp.Compare(b.line.place, a.line.place) })
 	for _, v := range last[:min(5, len(last))] {
 		before, err := r.tgt.line(ctx)
 		if err != nil {
@@ -187,7 +174,7 @@ func (r *run) drain(ctx context.Context) {
 	for _, v := range r.all {
 		v.leave()
 	}
-	slices.SortFunc(queued, func(a, b *viewer) int { return int(a.line.place) - int(b.line.place) })
+	slices.SortFunc(queued, func(a, b *viewer) int { return cmp.Compare(a.line.place, b.line.place) })
 	var serving, rate atomic.Uint64 // rate: float64 bits
 	var done, lastCounted atomic.Int64
 	stop := r.progress("line", func() string {

@@ -56,9 +56,12 @@ func (r *Room) watch(ctx context.Context, kv jetstream.KeyValue, keys string) {
 				continue
 			}
 			if kv == r.state {
-				if err := r.apply(e); err != nil {
+				st, err := decodeState(e.Value())
+				if err != nil {
 					r.log.Warn("waiting room: ignore a state it cannot read", "err", err)
+					continue
 				}
+				r.keep(st, e.Revision())
 				continue
 			}
 			var rep edgeReport
@@ -120,38 +123,39 @@ func (r *Room) freeSlots(now time.Time) int {
 // step advances the serving position by what the rate allows since it
 // last moved, at most one second's worth (credit does not pile up while
 // nobody waits), at most the places given and at most the free slots the
-// edges reported, per second. A
-// compare-and-set on the state's revision: of the edges that try in the
-// same interval, one wins and the others read its result.
+// edges reported for the window. A compare-and-set on the state's
+// revision: of the edges that try in the same interval, one wins and the
+// others read its result.
 func (r *Room) step(ctx context.Context) error {
 	info, err := r.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("read the line's length: %w", err)
 	}
 	r.noteLast(info.State.LastSeq)
-	e, err := r.state.Get(ctx, stateKey)
-	if err != nil {
-		return fmt.Errorf("read the serving position: %w", err)
+	if info.State.LastSeq <= r.State().Serving {
+		// Nobody waits (the watched position only lags, never leads):
+		// no read of the state, which every edge would do every tick.
+		return nil
 	}
-	if err := r.apply(e); err != nil {
+	st, rev, err := r.readState(ctx)
+	if err != nil {
 		return err
 	}
-	var st State
-	_ = json.Unmarshal(e.Value(), &st)
 	now := r.opts.Now()
 	next, ok := advance(st, info.State.LastSeq, r.freeSlots(now), now)
 	if !ok {
 		return nil
 	}
 	b, _ := json.Marshal(next)
-	rev, err := r.state.Update(ctx, stateKey, b, e.Revision())
+	rev, err = r.state.Update(ctx, stateKey, b, rev)
 	if err != nil {
 		if isConflict(err) {
 			return nil // another edge moved it first
 		}
 		return fmt.Errorf("move the serving position: %w", err)
 	}
-	return r.apply(entry{st: b, rev: rev})
+	r.keep(next, rev)
+	return nil
 }
 
 // advance is the admission rule, apart from NATS: the next state, or

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,9 +54,7 @@ func (r *Room) Draw(ctx context.Context, poll string, from uint64) (last uint64,
 	// order, and an asynchronous batch could be stored out of it.
 	now := r.opts.Now()
 	for _, u := range users {
-		msg := nats.NewMsg(schema.QueueEntrySubject(poll))
-		msg.Header.Set(jetstream.MsgIDHeader, "q:"+poll+":"+u)
-		msg.Data = strconv.AppendInt(nil, now.UnixMilli(), 10)
+		msg := entryMsg(poll, u, now)
 		var ack *jetstream.PubAck
 		err := retryTransient(ctx, func() error {
 			var err error

@@ -46,7 +46,9 @@ func Handler(opts HTTPOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	h := &handler{opts: opts, limits: map[uint64]*rate.Limiter{}, joins: map[string]*rate.Limiter{}}
+	h := &handler{opts: opts,
+		votes: limiters[uint64]{every: 5, burst: 20},
+		joins: limiters[string]{every: joinsPerSecond, burst: joinBurst}}
 	m := http.NewServeMux()
 	m.HandleFunc("POST /api/polls/{id}/queue", h.join)
 	m.HandleFunc("GET /api/queue", h.line)
@@ -55,10 +57,32 @@ func Handler(opts HTTPOptions) http.Handler {
 }
 
 type handler struct {
-	opts   HTTPOptions
-	mu     sync.Mutex
-	limits map[uint64]*rate.Limiter // per place: votes from the line
-	joins  map[string]*rate.Limiter // per address: joins
+	opts  HTTPOptions
+	votes limiters[uint64] // per place: votes from the line, as a socket's frames (5/s, burst 20)
+	joins limiters[string] // per address: joins
+}
+
+// limiters holds a rate limiter per key. The map is dropped whole when it
+// grows large, which costs a key at most a fresh burst.
+type limiters[K comparable] struct {
+	every rate.Limit
+	burst int
+	mu    sync.Mutex
+	m     map[K]*rate.Limiter
+}
+
+func (l *limiters[K]) allow(k K) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.m[k]
+	if !ok {
+		if l.m == nil || len(l.m) >= 100_000 {
+			l.m = map[K]*rate.Limiter{}
+		}
+		lim = rate.NewLimiter(l.every, l.burst)
+		l.m[k] = lim
+	}
+	return lim.Allow()
 }
 
 // Joins per address: a join is a write to the log, and an anonymous
@@ -70,24 +94,13 @@ const (
 	joinBurst      = 1000
 )
 
-// allowJoin applies the per-address join limit; the map is dropped whole
-// when it grows large, which costs an address at most a fresh burst.
+// allowJoin applies the per-address join limit.
 func (h *handler) allowJoin(r *http.Request) bool {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l, ok := h.joins[ip]
-	if !ok {
-		if len(h.joins) >= 100_000 {
-			clear(h.joins)
-		}
-		l = rate.NewLimiter(joinsPerSecond, joinBurst)
-		h.joins[ip] = l
-	}
-	return l.Allow()
+	return h.joins.allow(ip)
 }
 
 // Place is the answer to joining: let in at once, or a ticket and where
@@ -217,7 +230,7 @@ func (h *handler) vote(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, err.Error())
 		return
 	}
-	if !h.allow(t.Pos) {
+	if !h.votes.allow(t.Pos) {
 		writeJSON(w, http.StatusTooManyRequests, schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "too many votes, slow down", RetryAfterMS: 1000})
 		return
 	}
@@ -233,23 +246,6 @@ func (h *handler) vote(w http.ResponseWriter, r *http.Request) {
 	h.opts.Room.Voted(status)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(schema.AppendAck(nil, a))
-}
-
-// allow limits votes from one place as a socket's frames are limited
-// (5 a second, burst 20); the map is dropped whole when it grows large,
-// which costs a waiting viewer at most a fresh burst.
-func (h *handler) allow(place uint64) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l, ok := h.limits[place]
-	if !ok {
-		if len(h.limits) >= 100_000 {
-			clear(h.limits)
-		}
-		l = rate.NewLimiter(5, 20)
-		h.limits[place] = l
-	}
-	return l.Allow()
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

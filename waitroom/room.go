@@ -68,8 +68,9 @@ type State struct {
 	At int64 `json:"at"`
 	// Admitted counts every place let in since the room was created.
 	Admitted uint64 `json:"admitted"`
-	// WinAt (Unix milliseconds) starts the second in which WinN places
-	// were let in: together no more than the edges' free slots.
+	// WinAt (Unix milliseconds) starts the report window (reportEvery)
+	// in which WinN places were let in: together no more than the free
+	// slots the edges last reported.
 	WinAt int64  `json:"win_at"`
 	WinN  uint64 `json:"win_n"`
 	// ByProducer: the rate was set by the producer (PUT /api/queue/rate),
@@ -138,10 +139,12 @@ func New(ctx context.Context, opts Options) (*Room, error) {
 	if _, err := r.state.Create(ctx, stateKey, b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, fmt.Errorf("new waiting room: create its state: %w", err)
 	}
-	if err := r.load(ctx); err != nil {
-		return nil, err
+	st, _, err := r.readState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("new waiting room: %w", err)
 	}
-	if st := r.State(); !st.ByProducer && st.Rate != opts.Rate {
+	if st.Rate != opts.Rate {
+		// Not over a rate the producer set: setRate keeps that one.
 		if _, err := r.setRate(ctx, opts.Rate, false); err != nil {
 			return nil, fmt.Errorf("new waiting room: %w", err)
 		}
@@ -149,26 +152,37 @@ func New(ctx context.Context, opts Options) (*Room, error) {
 	return r, nil
 }
 
-// load reads the state entry into memory.
-func (r *Room) load(ctx context.Context) error {
+// readState reads the state entry, keeps it as this edge's view, and
+// returns it with its revision (for a compare-and-set).
+func (r *Room) readState(ctx context.Context) (State, uint64, error) {
 	e, err := r.state.Get(ctx, stateKey)
 	if err != nil {
-		return fmt.Errorf("waiting room: read its state: %w", err)
+		return State{}, 0, fmt.Errorf("read the waiting room's state: %w", err)
 	}
-	return r.apply(e)
+	st, err := decodeState(e.Value())
+	if err != nil {
+		return State{}, 0, err
+	}
+	r.keep(st, e.Revision())
+	return st, e.Revision(), nil
 }
 
-func (r *Room) apply(e jetstream.KeyValueEntry) error {
+func decodeState(b []byte) (State, error) {
 	var st State
-	if err := json.Unmarshal(e.Value(), &st); err != nil {
-		return fmt.Errorf("waiting room: decode its state: %w", err)
+	if err := json.Unmarshal(b, &st); err != nil {
+		return State{}, fmt.Errorf("decode the waiting room's state: %w", err)
 	}
+	return st, nil
+}
+
+// keep makes st this edge's view unless it already holds a newer one
+// (the watcher and this edge's own writes race).
+func (r *Room) keep(st State, rev uint64) {
 	r.mu.Lock()
-	if e.Revision() > r.rev {
-		r.cur, r.rev = st, e.Revision()
+	if rev > r.rev {
+		r.cur, r.rev = st, rev
 	}
 	r.mu.Unlock()
-	return nil
 }
 
 // State is the room's state as this edge last saw it.
@@ -185,8 +199,8 @@ type Snapshot struct {
 	Waiting  uint64  `json:"waiting"` // places given and not yet let in
 	Rate     float64 `json:"rate"`    // admission rate, viewers/s
 	Admitted uint64  `json:"admitted"`
-	// Votes is the votes cast from the line through this edge, answered
-	// accepted (or "already counted").
+	// Votes is the votes cast from the line through this edge and
+	// answered accepted (a resend's "already counted" is not a new vote).
 	Votes uint64 `json:"votes"`
 }
 
@@ -206,22 +220,14 @@ func (r *Room) Snapshot() Snapshot {
 // Queueing reports whether viewers wait in line: a viewer who arrives
 // without a ticket must join it, even where a slot is free, or it would
 // pass those already waiting.
-func (r *Room) Queueing() bool {
-	st := r.State()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last > st.Serving
-}
+func (r *Room) Queueing() bool { return r.Snapshot().Waiting > 0 }
 
 // Join gives user a place in the line for poll, or the place it already
 // has: the entry's dedup key is the user and the poll, and the QUEUE
 // stream remembers it as long as a ticket lasts.
 func (r *Room) Join(ctx context.Context, user, poll string) (Ticket, string, error) {
-	msg := nats.NewMsg(schema.QueueEntrySubject(poll))
-	msg.Header.Set(jetstream.MsgIDHeader, "q:"+poll+":"+user)
 	now := r.opts.Now()
-	msg.Data = strconv.AppendInt(nil, now.UnixMilli(), 10)
-	ack, err := r.opts.JS.PublishMsg(ctx, msg)
+	ack, err := r.opts.JS.PublishMsg(ctx, entryMsg(poll, user, now))
 	if err != nil {
 		return Ticket{}, "", fmt.Errorf("join the waiting room: %w", err)
 	}
@@ -236,6 +242,15 @@ func (r *Room) Join(ctx context.Context, user, poll string) (Ticket, string, err
 	r.noteLast(ack.Sequence)
 	t := Ticket{User: user, Poll: poll, Pos: ack.Sequence, Issued: issued, Expires: issued.Add(r.opts.TicketTTL)}
 	return t, r.opts.Signer.Sign(t), nil
+}
+
+// entryMsg is user's entry in poll's line; its dedup key makes a second
+// entry, by a join or by the opening's draw, return the first's place.
+func entryMsg(poll, user string, now time.Time) *nats.Msg {
+	msg := nats.NewMsg(schema.QueueEntrySubject(poll))
+	msg.Header.Set(jetstream.MsgIDHeader, "q:"+poll+":"+user)
+	msg.Data = strconv.AppendInt(nil, now.UnixMilli(), 10)
+	return msg
 }
 
 func (r *Room) noteLast(seq uint64) {
@@ -257,15 +272,19 @@ type usedMark struct {
 // Turn checks a ticket and that its place is let in, without using it:
 // an edge asks before it spends a slot on the connection.
 func (r *Room) Turn(tok, user, poll string) error {
-	t, err := r.opts.Signer.Verify(tok, user, poll, r.opts.Now())
+	_, err := r.turn(tok, user, poll)
+	return err
+}
+
+func (r *Room) turn(tok, user, poll string) (Ticket, error) {
+	t, err := r.Check(tok, user, poll)
 	if err != nil {
-		r.metrics.refused(reasonOf(err))
-		return err
+		return Ticket{}, err
 	}
 	if serving := r.State().Serving; t.Pos > serving {
-		return fmt.Errorf("%w: place %d, serving %d", ErrNotYet, t.Pos, serving)
+		return Ticket{}, fmt.Errorf("%w: place %d, serving %d", ErrNotYet, t.Pos, serving)
 	}
-	return nil
+	return t, nil
 }
 
 // Admit exchanges a ticket for a connection: it checks the ticket (user,
@@ -276,13 +295,9 @@ func (r *Room) Turn(tok, user, poll string) error {
 // connection with the ticket it has; a mark left by an edge that stopped
 // reporting (killed) is taken over.
 func (r *Room) Admit(ctx context.Context, tok, user, poll string) (release func(), err error) {
-	t, err := r.opts.Signer.Verify(tok, user, poll, r.opts.Now())
+	t, err := r.turn(tok, user, poll)
 	if err != nil {
-		r.metrics.refused(reasonOf(err))
 		return nil, err
-	}
-	if serving := r.State().Serving; t.Pos > serving {
-		return nil, fmt.Errorf("%w: place %d, serving %d", ErrNotYet, t.Pos, serving)
 	}
 	key := strconv.FormatUint(t.Pos, 10)
 	mark, _ := json.Marshal(usedMark{User: user, Edge: r.opts.Edge})
@@ -298,9 +313,7 @@ func (r *Room) Admit(ctx context.Context, tok, user, poll string) (release func(
 		}
 		return nil, fmt.Errorf("admit a ticket: mark it used: %w", err)
 	}
-	if rev != 0 {
-		r.metrics.admittedAfter(r.opts.Now().Sub(t.Issued))
-	}
+	r.metrics.admittedAfter(r.opts.Now().Sub(t.Issued))
 	return func() {
 		// Only the mark this connection wrote: a later holder's stays.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -363,22 +376,18 @@ func (r *Room) setRate(ctx context.Context, rate float64, byProducer bool) (Stat
 		return State{}, fmt.Errorf("admission rate %v: must be between 0 and 1000000 viewers a second", rate)
 	}
 	for range 10 {
-		e, err := r.state.Get(ctx, stateKey)
+		st, rev, err := r.readState(ctx)
 		if err != nil {
 			return State{}, fmt.Errorf("set the admission rate: %w", err)
-		}
-		var st State
-		if err := json.Unmarshal(e.Value(), &st); err != nil {
-			return State{}, fmt.Errorf("set the admission rate: decode the state: %w", err)
 		}
 		if !byProducer && st.ByProducer {
 			return st, nil // the producer set one meanwhile
 		}
 		st.Rate, st.ByProducer = rate, byProducer
 		b, _ := json.Marshal(st)
-		rev, err := r.state.Update(ctx, stateKey, b, e.Revision())
+		rev, err = r.state.Update(ctx, stateKey, b, rev)
 		if err == nil {
-			r.apply(entry{st: b, rev: rev})
+			r.keep(st, rev)
 			return st, nil
 		}
 		if !isConflict(err) {
@@ -387,16 +396,6 @@ func (r *Room) setRate(ctx context.Context, rate float64, byProducer bool) (Stat
 	}
 	return State{}, errors.New("set the admission rate: the state kept changing under ten tries")
 }
-
-// entry lets a value this edge wrote go through apply like a watched one.
-type entry struct {
-	jetstream.KeyValueEntry
-	st  []byte
-	rev uint64
-}
-
-func (e entry) Value() []byte    { return e.st }
-func (e entry) Revision() uint64 { return e.rev }
 
 func isConflict(err error) bool {
 	var api *jetstream.APIError
@@ -428,13 +427,9 @@ func (r *Room) lastPlace(ctx context.Context, poll string) (uint64, bool, error)
 	if err != nil {
 		return 0, false, fmt.Errorf("read the line's last place for poll %s: %w", poll, err)
 	}
-	e, err := r.state.Get(ctx, stateKey)
+	st, _, err := r.readState(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("read the serving position: %w", err)
-	}
-	var st State
-	if err := json.Unmarshal(e.Value(), &st); err != nil {
-		return 0, false, fmt.Errorf("decode the serving position: %w", err)
+		return 0, false, err
 	}
 	return info.State.LastSeq, m.Sequence > st.Serving, nil
 }

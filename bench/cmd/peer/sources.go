@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// The bench module does not depend on the service's module, so this is
+// loadgen's source-address parsing (loadgen/sources.go) kept in step by
+// hand: the peer spreads its clients as votecast load spreads its viewers.
+
 // maxSources bounds a source list: more addresses buy nothing.
 const maxSources = 1024
 
