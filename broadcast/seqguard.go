@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/votecast/votecast/schema"
 )
 
@@ -84,8 +86,9 @@ func (h *Hub) takeHeld() map[shardKey][]heldSnapshot {
 // settle records the stream's last sequence: the batch's snapshots it
 // covers are applied, the others are held again until HoldFor has passed
 // and then dropped (logged once per poll shard), and later arrivals it
-// covers are applied too.
-func (h *Hub) settle(batch map[shardKey][]heldSnapshot, last uint64, now time.Time) {
+// covers are applied too. Only a leader's answer drops anything (see
+// leaderAnswered): a follower's last sequence is a floor of the log's.
+func (h *Hub) settle(batch map[shardKey][]heldSnapshot, last uint64, byLeader bool, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.votesLast = max(h.votesLast, last)
@@ -96,7 +99,7 @@ func (h *Hub) settle(batch map[shardKey][]heldSnapshot, last uint64, now time.Ti
 				h.store(s)
 				continue
 			}
-			if now.Sub(hs.since) < h.opts.HoldFor {
+			if !byLeader || now.Sub(hs.since) < h.opts.HoldFor {
 				h.hold(hs) // the stream's info may be behind: ask again
 				continue
 			}
@@ -153,9 +156,23 @@ type refresher struct {
 }
 
 type refreshResult struct {
-	batch map[shardKey][]heldSnapshot
-	last  uint64
-	err   error
+	batch    map[shardKey][]heldSnapshot
+	last     uint64
+	byLeader bool
+	err      error
+}
+
+// leaderAnswered reports whether a stream info came from the stream's
+// leader. While a replicated stream has no leader (its leader was just
+// killed), nats-server lets a follower answer STREAM.INFO with its own
+// state, which may lag what the log committed and a tally already read:
+// a snapshot dropped on that answer is a real one, lost to its viewers
+// until the shard's next vote (the chaos test met it on a slow machine).
+// A follower applies only committed entries, so its last sequence is
+// still a floor: what it covers is applied. A stream without a cluster
+// names its own server as leader.
+func leaderAnswered(info *jetstream.StreamInfo) bool {
+	return info.Cluster == nil || info.Cluster.Leader != ""
 }
 
 func newRefresher(h *Hub) *refresher {
@@ -187,7 +204,8 @@ func (r *refresher) kick(ctx context.Context) {
 		if err != nil {
 			res.err = fmt.Errorf("read stream %s: %w", schema.VotesStream, err)
 		} else {
-			res.last = stream.CachedInfo().State.LastSeq
+			info := stream.CachedInfo()
+			res.last, res.byLeader = info.State.LastSeq, leaderAnswered(info)
 		}
 		r.done <- res
 	}()
@@ -202,7 +220,7 @@ func (r *refresher) finish(ctx context.Context, res refreshResult) {
 			r.h.log.Warn("broadcast: cannot check snapshots against the votes log; holding them", "err", res.err)
 		}
 	} else {
-		r.h.settle(res.batch, res.last, time.Now())
+		r.h.settle(res.batch, res.last, res.byLeader, time.Now())
 		r.failures = 0
 	}
 	r.kick(ctx)

@@ -139,29 +139,67 @@ func TestSnapshotsBeyondTheVotesLogAreIgnored(t *testing.T) {
 // staleInfo answers the first stale STREAM.INFO requests with the last
 // sequence the stream had before (as a cluster's info can lag what a
 // tally has already read from the log).
+// With leaderless set, those answers come from a follower of a stream
+// without a leader, as nats-server gives them during an election.
 type staleInfo struct {
 	jetstream.JetStream
-	stale atomic.Int64
-	last  uint64
+	stale      atomic.Int64
+	last       uint64
+	leaderless bool
 }
 
 type staleStream struct {
 	jetstream.Stream
-	last uint64
+	last       uint64
+	leaderless bool
 }
 
 func (s staleStream) CachedInfo() *jetstream.StreamInfo {
 	info := *s.Stream.CachedInfo()
 	info.State.LastSeq = s.last
+	if s.leaderless {
+		info.Cluster = &jetstream.ClusterInfo{Name: "c1"} // no Leader
+	}
 	return &info
 }
 
 func (j *staleInfo) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
 	st, err := j.JetStream.Stream(ctx, name)
 	if err == nil && j.stale.Add(-1) >= 0 {
-		return staleStream{st, j.last}, nil
+		return staleStream{st, j.last, j.leaderless}, nil
 	}
 	return st, err
+}
+
+// TestLeaderlessStreamInfoDropsNothing: while the VOTES stream elects a
+// leader, followers answer its info with their own, lagging, state. A
+// real snapshot held past HoldFor must not be dropped on such an answer
+// (its shard would show one vote too few until its next vote, as the
+// chaos test saw after killing the stream's leader); the leader's answer
+// applies it.
+func TestLeaderlessStreamInfoDropsNothing(t *testing.T) {
+	env := natstest.Start(t, "")
+	poll := schema.Poll{ID: schema.NewPollID(), Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsLive}
+	// 100 answers at least Interval/4 apart outlast HoldFor ten times.
+	js := &staleInfo{JetStream: env.JS, leaderless: true}
+	js.stale.Store(100)
+	h := runHub(t, Options{JS: js, Polls: polls{poll.ID: poll}, Interval: 10 * time.Millisecond, HoldFor: 25 * time.Millisecond})
+	last := appendVotes(t, env.JS, 5)
+	publishSnapshot(t, env.JS, schema.Snapshot{Poll: poll.ID, Shard: 0, Seq: last, Counts: []int64{3, 2}})
+	await.For(t, 10*time.Second, func() string {
+		if tot, _ := h.Totals(poll.ID); !slices.Equal(tot.Counts, []int64{3, 2}) {
+			return fmt.Sprintf("totals %v after %d leaderless stream infos, want [3 2]", tot.Counts, 100-max(js.stale.Load(), 0))
+		}
+		return ""
+	})
+	if js.stale.Load() > 0 {
+		t.Fatalf("applied with %d leaderless infos still to answer: the test did not exercise the hold", js.stale.Load())
+	}
+	var m dto.Metric
+	_ = h.dropped.Write(&m)
+	if n := m.GetCounter().GetValue(); n != 0 {
+		t.Errorf("%v snapshots ignored, want none", n)
+	}
 }
 
 // TestSnapshotAheadOfAStaleStreamInfoIsApplied: a real snapshot whose
