@@ -222,8 +222,9 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	probe.diagnose = func() string {
 		var b strings.Builder
 		for i, addr := range tallyAddrs {
-			fmt.Fprintf(&b, "tally %d: %s\n", i+1, tallyMetrics(addr))
+			fmt.Fprintf(&b, "tally %d: %s\n", i+1, metricLines(addr, "votecast_tally_"))
 		}
+		fmt.Fprintf(&b, "edge 1: %s\n", metricLines(edge1.addr, "votecast_broadcast_"))
 		return b.String()
 	}
 	users := chaosViewers(t)
@@ -423,9 +424,9 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	}
 }
 
-// tallyMetrics is the votecast_tally_* lines of a tally node's /metrics,
+// metricLines is the lines of a node's /metrics that start with prefix,
 // or why there are none.
-func tallyMetrics(addr string) string {
+func metricLines(addr, prefix string) string {
 	client := http.Client{Timeout: 2 * time.Second}
 	res, err := client.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -435,7 +436,7 @@ func tallyMetrics(addr string) string {
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	var lines []string
 	for _, l := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(l, "votecast_tally_") {
+		if strings.HasPrefix(l, prefix) {
 			lines = append(lines, l)
 		}
 	}
@@ -444,7 +445,7 @@ func tallyMetrics(addr string) string {
 
 // ownedShards is a tally node's votecast_tally_owned_shards, or -1.
 func ownedShards(addr string) int {
-	for _, l := range strings.Split(tallyMetrics(addr), "; ") {
+	for _, l := range strings.Split(metricLines(addr, "votecast_tally_"), "; ") {
 		if v, ok := strings.CutPrefix(l, "votecast_tally_owned_shards "); ok {
 			n, err := strconv.Atoi(v)
 			if err == nil {
