@@ -48,7 +48,7 @@ func (s *Server) ackLoop() {
 				go func() { p.v.complete(p, p.v.resolve(ack, p.poll, p.shard, p.f)) }()
 				continue
 			}
-			a = schema.Ack{ID: p.f.ID, Status: schema.StatusAccepted}
+			a = schema.Ack{ID: p.f.ID, Status: schema.StatusAccepted, Seq: ack.Sequence}
 		case <-p.fut.Err():
 			a = schema.Ack{ID: p.f.ID, Status: schema.StatusRetry, Reason: "vote log unavailable", RetryAfterMS: 500 + rand.IntN(1000)}
 		case <-timer.C:
@@ -79,10 +79,10 @@ func (v *viewer) complete(p published, a schema.Ack) {
 	vs.mu.Lock()
 	switch a.Status {
 	case schema.StatusAccepted:
-		vs.keys[p.f.ID] = a.Status
+		vs.keys[p.f.ID] = a
 		vs.used += p.f.Count
 	case schema.StatusDuplicate:
-		vs.keys[p.f.ID] = a.Status
+		vs.keys[p.f.ID] = a
 		if p.poll.VotesPerUser == 1 && !p.poll.AllowChange {
 			vs.used = 1
 		}

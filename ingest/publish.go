@@ -42,12 +42,16 @@ func (v *viewer) vote(f schema.VoteFrame) {
 	vs := v.votes
 	vs.mu.Lock()
 	switch st := vs.keys[f.ID]; {
-	case st == inFlight:
+	case st.Status == inFlight:
 		vs.mu.Unlock()
 		return // a resend before the answer: the pending answer covers it
-	case st != "":
+	case st.Status != "":
 		vs.mu.Unlock()
-		v.answer(schema.Ack{ID: f.ID, Status: schema.StatusDuplicate, Reason: "already counted"})
+		// The first answer again (with its receipt), as a repeat.
+		if st.Status == schema.StatusAccepted {
+			st.Status, st.Reason = schema.StatusDuplicate, "already counted"
+		}
+		v.answer(st)
 		return
 	case !poll.AllowChange && vs.used+f.Count > poll.VotesPerUser:
 		vs.mu.Unlock()
@@ -57,7 +61,7 @@ func (v *viewer) vote(f schema.VoteFrame) {
 	if len(vs.keys) >= maxKeys {
 		clear(vs.keys) // JetStream's dedup window still stops repeats
 	}
-	vs.keys[f.ID] = inFlight
+	vs.keys[f.ID] = schema.Ack{Status: inFlight}
 	vs.mu.Unlock()
 
 	select {
@@ -132,7 +136,7 @@ func (v *viewer) resolve(ack *jetstream.PubAck, poll schema.Poll, shard int, f s
 		return a
 	}
 	if v.stillOpen(poll.ID) {
-		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted}
+		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted, Seq: ack.Sequence}
 	}
 	// The markers go in after the line's grace (see schema.Poll.QueueSeq),
 	// set when the close began: after this vote was sent, maybe.
@@ -148,7 +152,7 @@ func (v *viewer) resolve(ack *jetstream.PubAck, poll schema.Poll, shard int, f s
 		return schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "poll is closing", RetryAfterMS: 1000}
 	}
 	if closed.CountsBefore(shard, ack.Sequence) {
-		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted}
+		return schema.Ack{ID: f.ID, Status: schema.StatusAccepted, Seq: ack.Sequence}
 	}
 	return schema.Ack{ID: f.ID, Status: schema.StatusRejected, Reason: "poll is closed"}
 }

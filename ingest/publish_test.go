@@ -105,7 +105,7 @@ func nextAck(tb testing.TB, acks <-chan []byte) string {
 func testViewer(tb testing.TB, s *Server, user, poll string) (*viewer, chan []byte) {
 	fc := &fakeConn{acks: make(chan []byte, 1024), gone: make(chan struct{})}
 	v := newViewer(s, fc, user, poll)
-	v.votes = &voteState{keys: map[string]string{}}
+	v.votes = &voteState{keys: map[string]schema.Ack{}}
 	tb.Cleanup(v.endWrites)
 	return v, fc.acks
 }
@@ -117,16 +117,17 @@ func TestVoteAnswersAfterPubAck(t *testing.T) {
 		frame      schema.VoteFrame
 		wantStatus string
 		wantReason string
+		wantSeq    uint64 // the receipt: where the log holds the vote
 	}{
-		{schema.VoteFrame{ID: "k1", Option: 1, Count: 1}, schema.StatusAccepted, ""},
-		{schema.VoteFrame{ID: "k1", Option: 1, Count: 1}, schema.StatusDuplicate, "already counted"},
-		{schema.VoteFrame{ID: "k2", Option: 0, Count: 1}, schema.StatusDuplicate, "no votes left"},
-		{schema.VoteFrame{ID: "k3", Option: 5, Count: 1}, schema.StatusRejected, "no such option"},
+		{schema.VoteFrame{ID: "k1", Option: 1, Count: 1}, schema.StatusAccepted, "", 1},
+		{schema.VoteFrame{ID: "k1", Option: 1, Count: 1}, schema.StatusDuplicate, "already counted", 1},
+		{schema.VoteFrame{ID: "k2", Option: 0, Count: 1}, schema.StatusDuplicate, "no votes left", 0},
+		{schema.VoteFrame{ID: "k3", Option: 5, Count: 1}, schema.StatusRejected, "no such option", 0},
 	}
 	for _, tc := range tests {
 		v.vote(tc.frame)
 		got := nextAck(t, acks)
-		want := string(schema.AppendAck(nil, schema.Ack{ID: tc.frame.ID, Status: tc.wantStatus, Reason: tc.wantReason}))
+		want := string(schema.AppendAck(nil, schema.Ack{ID: tc.frame.ID, Status: tc.wantStatus, Reason: tc.wantReason, Seq: tc.wantSeq}))
 		if got != want {
 			t.Fatalf("vote %+v: %s, want %s", tc.frame, got, want)
 		}
@@ -136,6 +137,12 @@ func TestVoteAnswersAfterPubAck(t *testing.T) {
 	w.vote(schema.VoteFrame{ID: "k9", Option: 0, Count: 1})
 	if got := nextAck(t, wacks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
 		t.Fatalf("second socket: %s", got)
+	}
+	// Its resend on that socket is told the same, never "already counted"
+	// (it was not).
+	w.vote(schema.VoteFrame{ID: "k9", Option: 0, Count: 1})
+	if got := nextAck(t, wacks); !strings.Contains(got, `"status":"duplicate","reason":"already voted"`) {
+		t.Fatalf("second socket, the same frame again: %s", got)
 	}
 	// The same frame resent on a new connection (its answer was lost, or
 	// it was told to retry after a slow PubAck): it is in the log.

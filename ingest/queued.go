@@ -38,7 +38,7 @@ func (s *Server) VoteQueued(ctx context.Context, user, poll string, place uint64
 	}
 	v := newViewer(s, nil, user, poll)
 	v.place, v.reply = place, make(chan schema.Ack, 1)
-	v.votes = &voteState{keys: map[string]string{}}
+	v.votes = &voteState{keys: map[string]schema.Ack{}}
 	v.vote(f)
 	// Every path of vote answers: at once, or from the acker within the
 	// publish timeout, or once a closing poll's markers are in.

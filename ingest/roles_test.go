@@ -69,7 +69,7 @@ func TestNoFeedServesAViewer(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); v.serve() }()
 	v.vote(schema.VoteFrame{ID: "k1", Option: 0, Count: 1})
-	want := string(schema.AppendAck(nil, schema.Ack{ID: "k1", Status: schema.StatusAccepted}))
+	want := string(schema.AppendAck(nil, schema.Ack{ID: "k1", Status: schema.StatusAccepted, Seq: 1})) // the first vote in the log
 	if got := nextAck(t, acks); got != want {
 		t.Fatalf("answered %s, want %s", got, want)
 	}

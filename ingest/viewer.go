@@ -57,7 +57,7 @@ type voteState struct {
 	overRate int
 
 	mu   sync.Mutex
-	keys map[string]string // client key -> "inflight" or the status answered
+	keys map[string]schema.Ack // client key -> the answer given, or status "inflight"
 	used int               // votes this connection knows the user spent (no-change polls)
 }
 
@@ -95,7 +95,7 @@ func (v *viewer) readLoop() {
 			return
 		}
 		if v.votes == nil {
-			v.votes = &voteState{limiter: rate.NewLimiter(v.s.opts.VoteRate, v.s.opts.VoteBurst), keys: map[string]string{}}
+			v.votes = &voteState{limiter: rate.NewLimiter(v.s.opts.VoteRate, v.s.opts.VoteBurst), keys: map[string]schema.Ack{}}
 		}
 		f, err := schema.DecodeClientFrame(data)
 		if typ != websocket.MessageText {

@@ -126,6 +126,10 @@ type Ack struct {
 	Status       string
 	Reason       string
 	RetryAfterMS int
+	// Seq is the vote's sequence in the log, on an accepted vote and on
+	// a resend "already counted": the viewer's receipt, which they can
+	// check against the poll's certificate once it closes.
+	Seq uint64
 }
 
 // AppendAck encodes an ack frame. It is on the hot path (one per vote), so
@@ -143,6 +147,10 @@ func AppendAck(dst []byte, a Ack) []byte {
 	if a.RetryAfterMS > 0 {
 		dst = append(dst, `,"retry_after_ms":`...)
 		dst = strconv.AppendInt(dst, int64(a.RetryAfterMS), 10)
+	}
+	if a.Seq > 0 {
+		dst = append(dst, `,"seq":`...)
+		dst = strconv.AppendUint(dst, a.Seq, 10)
 	}
 	return append(dst, '}')
 }
