@@ -58,7 +58,7 @@ type voteState struct {
 
 	mu   sync.Mutex
 	keys map[string]schema.Ack // client key -> the answer given, or status "inflight"
-	used int               // votes this connection knows the user spent (no-change polls)
+	used int                   // votes this connection knows the user spent (no-change polls)
 }
 
 func newViewer(s *Server, c conn, user, poll string) *viewer {
