@@ -77,6 +77,9 @@ type Options struct {
 	// Queue is the waiting room; zero value: none (stats carry no queue,
 	// and setting the admission rate answers 404).
 	Queue Queue
+	// Certificates serves closed polls' certificates, receipts and
+	// exports; zero value: none (those endpoints answer 404).
+	Certificates Certifier
 	// Life ends when the node stops: poll changes outlive their request
 	// but not the node. Zero value: context.Background().
 	Life context.Context
@@ -119,6 +122,9 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /api/stats", h.admin(h.stats))
 	if opts.Queue != nil {
 		m.HandleFunc("PUT /api/queue/rate", h.admin(h.setRate))
+	}
+	if opts.Certificates != nil {
+		h.routeCertificates(m)
 	}
 	handleProbes(m, opts.Ready)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, http.StatusNotFound, "no such endpoint") })

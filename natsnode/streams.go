@@ -31,7 +31,7 @@ type StreamOptions struct {
 }
 
 // Ensure creates or updates the VOTES, TALLY and QUEUE streams, the polls
-// bucket and the waiting room's buckets, and returns the polls bucket. Safe to run on every start of every node.
+// and certificates buckets and the waiting room's buckets, and returns the polls bucket. Safe to run on every start of every node.
 func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (jetstream.KeyValue, error) {
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
@@ -107,6 +107,18 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (je
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure bucket %s: %w", schema.OwnersBucket, replicasHint(err, opts.Replicas))
+	}
+	// A closed poll's certificate, written once: the first node to build
+	// it stores it, every node serves that one.
+	err = retryUnavailable(ctx, func() error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: schema.CertificatesBucket, Description: "votecast: closed polls' signed results certificates",
+			History: 1, Storage: jetstream.FileStorage, Replicas: opts.Replicas, MaxValueSize: 128 << 10,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure bucket %s: %w", schema.CertificatesBucket, replicasHint(err, opts.Replicas))
 	}
 	if err := ensureQueue(ctx, js, opts); err != nil {
 		return nil, err

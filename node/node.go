@@ -23,6 +23,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,7 @@ import (
 
 	"github.com/votecast/votecast/api"
 	"github.com/votecast/votecast/broadcast"
+	"github.com/votecast/votecast/certify"
 	"github.com/votecast/votecast/identity"
 	"github.com/votecast/votecast/ingest"
 	"github.com/votecast/votecast/internal/parts"
@@ -123,6 +125,11 @@ type Options struct {
 	// needs the same one. Zero value: derived from AdminToken, which the
 	// edges share already.
 	TicketKey []byte
+	// SigningKey signs closed polls' results certificates; every node
+	// with the API should have the same one (the first node to certify a
+	// poll stores the certificate, the others serve it). Zero value: no
+	// certificates (their endpoints answer 404).
+	SigningKey ed25519.PrivateKey
 	// TicketTTL is how long a waiting-room ticket lasts; zero value: 1h.
 	TicketTTL time.Duration
 	// AdmitRate is the waiting room's admission rate until an operator
@@ -367,6 +374,13 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 		Ready: n.Ready, Logger: n.log, Queue: n.room,
 	}
 	ao.Life, n.endAPI = context.WithCancel(context.Background())
+	if opts.SigningKey != nil {
+		certs, err := certify.NewService(ao.Life, opts.JS, opts.SigningKey)
+		if err != nil {
+			return err
+		}
+		ao.Certificates = certs
+	}
 	if hub != nil {
 		ao.Totals = hub
 	}
@@ -382,7 +396,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 	if err != nil {
 		return err
 	}
-	for _, p := range []string{"/api/", "/livez", "/healthz", "/readyz"} {
+	for _, p := range []string{"/api/", "/livez", "/healthz", "/readyz", "/.well-known/"} {
 		mux.Handle(p, apiHandler)
 	}
 	wo := waitroom.HTTPOptions{Room: n.room, Identify: opts.Identity.Identify, Poll: catalog.Get, Full: ing.Full, Logger: n.log}

@@ -14,8 +14,10 @@ const (
 	TallyStream  = "TALLY"        // the newest shard snapshot per subject
 	PollsBucket  = "polls"        // poll definitions, watched by every node
 	OwnersBucket = "tally_owners" // the lease of the process that owns the tally shards
-	VotesSubject = "votes.>"
-	TallySubject = "tally.>"
+	// CertificatesBucket holds each closed poll's signed certificate.
+	CertificatesBucket = "certificates"
+	VotesSubject       = "votes.>"
+	TallySubject       = "tally.>"
 
 	// The waiting room (package waitroom).
 	QueueStream  = "QUEUE"          // one entry per viewer who joined the line; its sequence is the place

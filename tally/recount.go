@@ -41,23 +41,32 @@ type Recount struct {
 	Last     time.Time // timestamp of the last event folded
 }
 
-// RecountFromLog replays a poll's events from the VOTES stream with the
-// same fold the tally uses, stopping after the last event stored at or
-// before until (zero: everything). It never writes anything.
-func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Poll, until time.Time) (Recount, error) {
-	rc := Recount{Counts: make([]int64, len(poll.Options)), Outcomes: map[string]int{}}
+// LogEvent is one message of a poll's log, as ReadLog hands it over: its
+// stream sequence, shard and time, and the event (Bad when its subject or
+// body would not decode; such a message counts for nothing).
+type LogEvent struct {
+	Seq   uint64
+	Shard int
+	At    time.Time
+	Event schema.Event
+	Bad   bool
+}
+
+// ReadLog hands every message of a poll's log to fn in stream order,
+// stopping after the last one stored at or before until (zero: the whole
+// log) or at the first error fn returns. It never writes anything.
+func ReadLog(ctx context.Context, js jetstream.JetStream, poll schema.Poll, until time.Time, fn func(LogEvent) error) error {
 	cons, err := js.OrderedConsumer(ctx, schema.VotesStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"votes." + poll.ID + ".*"},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+		return fmt.Errorf("read the log of %s: %w", poll.ID, err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+		return fmt.Errorf("read the log of %s: %w", poll.ID, err)
 	}
-	shards := map[int]*PollShard{}
 	pending := info.NumPending
 	stop := false
 	empty := 0 // fetches in a row that brought nothing
@@ -66,60 +75,81 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 		// instead of waiting out its expiry.
 		batch, err := cons.Fetch(int(min(pending, 500)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+			return fmt.Errorf("read the log of %s: %w", poll.ID, err)
 		}
 		got := 0
+		var failed error
 		for m := range batch.Messages() {
 			got++
-			if stop {
+			if stop || failed != nil {
 				continue // drain the batch so its fetch ends
 			}
 			meta, err := m.Metadata()
 			if err != nil {
-				return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+				failed = fmt.Errorf("read the log of %s: %w", poll.ID, err)
+				continue
 			}
 			pending = meta.NumPending
 			if !until.IsZero() && meta.Timestamp.After(until) {
 				stop = true
 				continue
 			}
-			_, shard, ok := schema.ParseVoteSubject(m.Subject())
-			ev, err := schema.DecodeEvent(m.Data())
-			if !ok || err != nil {
-				rc.Outcomes[Invalid.String()]++
-				continue
-			}
-			ps := shards[shard]
-			if ps == nil {
-				ps = NewPollShard(poll.ID, shard, len(poll.Options))
-				shards[shard] = ps
-			}
-			out := ps.Apply(&poll, meta.Sequence.Stream, ev)
-			rc.Outcomes[out.String()]++
-			if rc.Trace == nil {
-				rc.Trace = map[int][]TracedEvent{}
-			}
-			if len(rc.Trace[shard]) < TraceEvents {
-				rc.Trace[shard] = append(rc.Trace[shard], TracedEvent{Seq: meta.Sequence.Stream, User: ev.User, Key: ev.ClientKey, Outcome: out.String()})
-			}
-			rc.Events++
-			rc.Last = meta.Timestamp
+			le := LogEvent{Seq: meta.Sequence.Stream, At: meta.Timestamp}
+			var ok bool
+			_, le.Shard, ok = schema.ParseVoteSubject(m.Subject())
+			le.Event, err = schema.DecodeEvent(m.Data())
+			le.Bad = !ok || err != nil
+			failed = fn(le)
+		}
+		if failed != nil {
+			return failed
 		}
 		if err := batch.Error(); err != nil {
-			return rc, fmt.Errorf("recount %s: %w", poll.ID, err)
+			return fmt.Errorf("read the log of %s: %w", poll.ID, err)
 		}
 		if got > 0 {
 			empty = 0
 			continue
 		}
 		if ctx.Err() != nil {
-			return rc, fmt.Errorf("recount %s: %w", poll.ID, ctx.Err())
+			return fmt.Errorf("read the log of %s: %w", poll.ID, ctx.Err())
 		}
 		if empty++; empty == 3 {
 			// Events are pending and none came for three fetches: a
 			// cluster whose replicas are still catching up can do that.
-			return rc, fmt.Errorf("recount %s: %w: %d events pending, none delivered for 15s", poll.ID, ErrLogStalled, pending)
+			return fmt.Errorf("read the log of %s: %w: %d events pending, none delivered for 15s", poll.ID, ErrLogStalled, pending)
 		}
+	}
+	return nil
+}
+
+// RecountFromLog replays a poll's events from the VOTES stream with the
+// same fold the tally uses, stopping after the last event stored at or
+// before until (zero: everything). It never writes anything.
+func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Poll, until time.Time) (Recount, error) {
+	rc := Recount{Counts: make([]int64, len(poll.Options)), Outcomes: map[string]int{}, Trace: map[int][]TracedEvent{}}
+	shards := map[int]*PollShard{}
+	err := ReadLog(ctx, js, poll, until, func(le LogEvent) error {
+		if le.Bad {
+			rc.Outcomes[Invalid.String()]++
+			return nil
+		}
+		ps := shards[le.Shard]
+		if ps == nil {
+			ps = NewPollShard(poll.ID, le.Shard, len(poll.Options))
+			shards[le.Shard] = ps
+		}
+		out := ps.Apply(&poll, le.Seq, le.Event)
+		rc.Outcomes[out.String()]++
+		if len(rc.Trace[le.Shard]) < TraceEvents {
+			rc.Trace[le.Shard] = append(rc.Trace[le.Shard], TracedEvent{Seq: le.Seq, User: le.Event.User, Key: le.Event.ClientKey, Outcome: out.String()})
+		}
+		rc.Events++
+		rc.Last = le.At
+		return nil
+	})
+	if err != nil {
+		return rc, fmt.Errorf("recount: %w", err)
 	}
 	rc.ByShard, rc.LastSeq = map[int][]int64{}, map[int]uint64{}
 	for shard, ps := range shards {

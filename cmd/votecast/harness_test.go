@@ -320,6 +320,7 @@ func (v *viewer) tryVote(id string, option, count int) (status, reason string, e
 type voteAck struct {
 	status, reason string
 	retryAfter     time.Duration // with status retry: when to send again
+	seq            uint64        // the receipt, on accepted and already counted
 }
 
 func (v *viewer) tryAck(id string, option, count int) (voteAck, error) {
@@ -339,6 +340,9 @@ func (v *viewer) tryAck(id string, option, count int) (voteAck, error) {
 		a.reason, _ = f["reason"].(string)
 		if ms, ok := f["retry_after_ms"].(float64); ok {
 			a.retryAfter = time.Duration(ms) * time.Millisecond
+		}
+		if seq, ok := f["seq"].(float64); ok {
+			a.seq = uint64(seq)
 		}
 		if a.status == "" {
 			return voteAck{}, fmt.Errorf("vote %s: ack without a status: %v", id, f)

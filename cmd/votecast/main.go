@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string) error {
 // compose_test.go checks docker-compose.yml against the same ones.
 func subcommands() []*ffcli.Command {
 	return []*ffcli.Command{
-		serveCommand(), recountCommand(), migrateCommand(), loadCommand(), natsCommand(), versionCommand(),
+		serveCommand(), recountCommand(), exportCommand(), verifyCommand(), migrateCommand(), loadCommand(), natsCommand(), versionCommand(),
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/time/rate"
 
+	"github.com/votecast/votecast/certify"
 	"github.com/votecast/votecast/identity"
 	"github.com/votecast/votecast/node"
 	"github.com/votecast/votecast/tally"
@@ -42,6 +44,7 @@ type serveConfig struct {
 	closeGrace   time.Duration
 	dupWindow    time.Duration
 	ticketKey    string
+	signingKey   string
 	ticketTTL    time.Duration
 	admitRate    float64
 	queueGrace   time.Duration
@@ -96,6 +99,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.Float64Var(&c.admitRate, "admit-rate", 1000, "viewers per second the waiting room lets in, until the producer sets another")
 	fs.DurationVar(&c.queueGrace, "queue-grace", 15*time.Second, "how long viewers in line when a poll closes may still vote from it")
 	fs.DurationVar(&c.ticketTTL, "ticket-ttl", time.Hour, "how long a waiting-room ticket lasts")
+	fs.StringVar(&c.signingKey, "signing-key", "", "file holding the Ed25519 key (a base64 seed) that signs closed polls' results certificates, the same on every edge; created if missing; empty: signing.key in --data")
 	fs.StringVar(&c.ticketKey, "ticket-key", "", "key (32+ bytes) signing waiting-room tickets, the same on every edge (env VOTECAST_TICKET_KEY); empty: derived from the producer token")
 	fs.DurationVar(&c.dupWindow, "dedup-window", 2*time.Minute, "how long JetStream remembers vote dedup keys")
 	fs.IntVar(&c.replicas, "replicas", 0, "copies of every stream and bucket; 0: 1 on the embedded NATS, 3 with --nats (1 if that server is not in a cluster)")
@@ -140,7 +144,14 @@ func serve(ctx context.Context, c serveConfig) error {
 		return err
 	}
 	var ids *identity.Verifier
+	var signer ed25519.PrivateKey
 	if serves {
+		if c.signingKey == "" {
+			c.signingKey = filepath.Join(c.nats.dir, "signing.key")
+		}
+		if signer, err = certify.LoadKey(c.signingKey); err != nil {
+			return err
+		}
 		if c.adminToken == "" {
 			c.adminToken, c.tokenPrinted = randomHex(16), true
 		}
@@ -164,7 +175,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		MaxInFlight: c.maxInFlight, StallTimeout: c.stall, MaxConns: c.maxConns, MaxConnsPerIP: c.maxConnsIP,
 		VoteRate: rate.Limit(c.voteRate), VoteBurst: int(4 * c.voteRate),
 		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
-		TicketKey: []byte(c.ticketKey), TicketTTL: c.ticketTTL, AdmitRate: admitRate(c.admitRate), QueueGrace: queueGrace(c.queueGrace),
+		SigningKey: signer, TicketKey: []byte(c.ticketKey), TicketTTL: c.ticketTTL, AdmitRate: admitRate(c.admitRate), QueueGrace: queueGrace(c.queueGrace),
 		MaxVoteRate: c.maxVoteRate, DebugAddr: c.debugAddr, Logger: log,
 	})
 	if err != nil {

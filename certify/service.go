@@ -1,0 +1,165 @@
+package certify
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/votecast/votecast/schema"
+)
+
+// maxTrees bounds the trees a Service keeps: a closed poll's tree never
+// changes, and receipts are asked for in a burst right after its close.
+const maxTrees = 8
+
+// ErrNotClosed is returned for a certificate of a poll still running.
+var ErrNotClosed = errors.New("the poll is not closed yet: its certificate is made at close")
+
+// Service makes, stores and serves certificates, exports and receipts.
+// It is safe for concurrent use and starts no goroutines.
+type Service struct {
+	js    jetstream.JetStream
+	kv    jetstream.KeyValue
+	key   ed25519.PrivateKey
+	group singleflight.Group
+	mu    sync.Mutex
+	trees map[string]certified
+}
+
+type certified struct {
+	tree *Tree
+	p    Payload
+}
+
+// NewService opens the certificates bucket (natsnode.Ensure made it).
+func NewService(ctx context.Context, js jetstream.JetStream, key ed25519.PrivateKey) (*Service, error) {
+	kv, err := js.KeyValue(ctx, schema.CertificatesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", schema.CertificatesBucket, err)
+	}
+	return &Service{js: js, kv: kv, key: key, trees: map[string]certified{}}, nil
+}
+
+// PublicKey is the key this node signs with.
+func (s *Service) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
+
+// Certificate returns a closed poll's certificate: the stored one, or one
+// built from the log now and stored (if another node stored one first,
+// that one). Concurrent calls for one poll build once.
+func (s *Service) Certificate(ctx context.Context, poll schema.Poll) (Certificate, error) {
+	c, _, err := s.certified(ctx, poll)
+	return c, err
+}
+
+// Tree returns a closed poll's export tree and the certificate's payload.
+func (s *Service) Tree(ctx context.Context, poll schema.Poll) (*Tree, Payload, error) {
+	s.mu.Lock()
+	got, ok := s.trees[poll.ID]
+	s.mu.Unlock()
+	if ok {
+		return got.tree, got.p, nil
+	}
+	_, got, err := s.certified(ctx, poll)
+	return got.tree, got.p, err
+}
+
+func (s *Service) certified(ctx context.Context, poll schema.Poll) (Certificate, certified, error) {
+	if poll.State != schema.Closed {
+		return Certificate{}, certified{}, ErrNotClosed
+	}
+	type result struct {
+		c   Certificate
+		got certified
+	}
+	v, err, _ := s.group.Do(poll.ID, func() (any, error) {
+		c, got, err := s.load(ctx, poll)
+		if err == nil {
+			s.keep(poll.ID, got)
+		}
+		return result{c, got}, err
+	})
+	if err != nil {
+		return Certificate{}, certified{}, err
+	}
+	r := v.(result)
+	return r.c, r.got, nil
+}
+
+// load reads the stored certificate and rebuilds its tree from the log
+// with its salt, or builds and stores a new one.
+func (s *Service) load(ctx context.Context, poll schema.Poll) (Certificate, certified, error) {
+	c, err := s.stored(ctx, poll.ID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return s.create(ctx, poll)
+	}
+	if err != nil {
+		return c, certified{}, err
+	}
+	p, err := Open(c)
+	if err != nil {
+		return c, certified{}, fmt.Errorf("stored certificate of %s: %w", poll.ID, err)
+	}
+	salt, err := hex.DecodeString(p.Salt)
+	if err != nil {
+		return c, certified{}, fmt.Errorf("stored certificate of %s: bad salt", poll.ID)
+	}
+	t, err := ReadTree(ctx, s.js, poll, salt, p.LastSeq)
+	if err != nil {
+		return c, certified{}, err
+	}
+	if t.Root() != p.Root {
+		return c, certified{}, fmt.Errorf("the log of %s no longer matches its certificate (root %s, certified %s)", poll.ID, t.Root(), p.Root)
+	}
+	return c, certified{t, p}, nil
+}
+
+// create builds a certificate and stores it unless another node stored
+// one first: then that one is the poll's.
+func (s *Service) create(ctx context.Context, poll schema.Poll) (Certificate, certified, error) {
+	c, t, err := Build(ctx, s.js, poll, s.key, time.Now())
+	if err != nil {
+		return c, certified{}, err
+	}
+	b, _ := json.Marshal(c)
+	_, err = s.kv.Create(ctx, poll.ID, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return s.load(ctx, poll)
+	}
+	if err != nil {
+		return c, certified{}, fmt.Errorf("store certificate of %s: %w", poll.ID, err)
+	}
+	p, err := Open(c)
+	return c, certified{t, p}, err
+}
+
+func (s *Service) stored(ctx context.Context, id string) (Certificate, error) {
+	e, err := s.kv.Get(ctx, id)
+	if err != nil {
+		return Certificate{}, err
+	}
+	c, err := DecodeCertificate(e.Value())
+	if err != nil {
+		return c, fmt.Errorf("stored certificate of %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func (s *Service) keep(id string, got certified) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.trees) >= maxTrees {
+		for k := range s.trees { // any one: they are all rebuilt on demand
+			delete(s.trees, k)
+			break
+		}
+	}
+	s.trees[id] = got
+}
