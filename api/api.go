@@ -286,6 +286,9 @@ func (h *Handler) settle(ctx context.Context, p schema.Poll) {
 // public leaves out what only ingest needs.
 func public(p schema.Poll) schema.Poll {
 	p.Markers = nil
+	if p.State != schema.Closed {
+		p.Answer = nil // a quiz's answer shows in the totals once sold out
+	}
 	return p
 }
 

@@ -255,16 +255,21 @@ func (h *Hub) Totals(id string) (schema.Totals, bool) {
 
 func sum(poll *schema.Poll, p *pollTotals) schema.Totals {
 	t := schema.Totals{Poll: poll.ID, State: poll.State, Counts: make([]int64, len(poll.Options))}
-	if p == nil {
-		return t
-	}
-	for _, s := range p.shards {
-		for i, c := range s.Counts {
-			if i < len(t.Counts) {
-				t.Counts[i] += c
-				t.Total += c
+	var winners int64
+	var cutoff uint64
+	if p != nil {
+		for _, s := range p.shards {
+			for i, c := range s.Counts {
+				if i < len(t.Counts) {
+					t.Counts[i] += c
+					t.Total += c
+				}
 			}
+			winners, cutoff = winners+s.Winners, max(cutoff, s.Cutoff)
 		}
+	}
+	if poll.Giveaway() {
+		t.Giveaway = schema.NewGiveawayTotals(poll, winners, cutoff)
 	}
 	return t
 }

@@ -95,4 +95,7 @@ type Snapshot struct {
 	Seq    uint64  `json:"seq"`
 	Counts []int64 `json:"counts"`
 	Closed bool    `json:"closed,omitempty"`
+	// Winners and Cutoff are a giveaway's (tally.PollShard.Winners).
+	Winners int64  `json:"winners,omitempty"`
+	Cutoff  uint64 `json:"cutoff,omitempty"`
 }

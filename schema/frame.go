@@ -181,23 +181,50 @@ type Totals struct {
 	State  State   `json:"state"`
 	Counts []int64 `json:"counts"`
 	Total  int64   `json:"total"`
+	// Giveaway is set for a giveaway, whatever the results' visibility:
+	// the prizes left are live for everyone.
+	Giveaway *GiveawayTotals `json:"giveaway,omitempty"`
+}
+
+// GiveawayTotals is where a giveaway stands. Cutoff is the sequence of
+// the last winning entry once every prize is won: an entrant whose entry
+// (their receipt) is eligible and at or before it won, any other lost.
+// Answer, for a quiz, is shown once sold out or closed.
+type GiveawayTotals struct {
+	Prizes  int    `json:"prizes"`
+	Winners int64  `json:"winners"`
+	Left    int64  `json:"left"`
+	SoldOut bool   `json:"sold_out,omitempty"`
+	Cutoff  uint64 `json:"cutoff,omitempty"`
+	Answer  *int   `json:"answer,omitempty"`
+}
+
+// NewGiveawayTotals sums a giveaway's winners (tally snapshots' Winners
+// and Cutoff) into what viewers are shown.
+func NewGiveawayTotals(p *Poll, winners int64, cutoff uint64) *GiveawayTotals {
+	g := &GiveawayTotals{Prizes: p.Prizes, Winners: winners, Left: max(int64(p.Prizes)-winners, 0), SoldOut: cutoff > 0, Cutoff: cutoff}
+	if g.SoldOut || p.State == Closed {
+		g.Answer = p.Answer
+	}
+	return g
 }
 
 // resultsFrame is Totals on the wire; Hidden is set and the counts left out
 // while a poll's results are hidden.
 type resultsFrame struct {
-	Type   string  `json:"type"`
-	Poll   string  `json:"poll"`
-	State  State   `json:"state"`
-	Counts []int64 `json:"counts,omitempty"`
-	Total  *int64  `json:"total,omitempty"`
-	Hidden bool    `json:"hidden,omitempty"`
+	Type     string          `json:"type"`
+	Poll     string          `json:"poll"`
+	State    State           `json:"state"`
+	Counts   []int64         `json:"counts,omitempty"`
+	Total    *int64          `json:"total,omitempty"`
+	Hidden   bool            `json:"hidden,omitempty"`
+	Giveaway *GiveawayTotals `json:"giveaway,omitempty"`
 }
 
 // EncodeResults encodes the frame broadcast fans out. It runs once per poll
 // per tick, not once per viewer.
 func EncodeResults(t Totals, visible bool) []byte {
-	f := resultsFrame{Type: "results", Poll: t.Poll, State: t.State}
+	f := resultsFrame{Type: "results", Poll: t.Poll, State: t.State, Giveaway: t.Giveaway}
 	if visible {
 		f.Counts = t.Counts
 		if f.Counts == nil {

@@ -28,6 +28,19 @@ const (
 	ResultsHidden Results = "hidden" // until the poll is closed
 )
 
+// Kind is what a poll decides: totals, or winners.
+type Kind string
+
+const (
+	KindPoll Kind = "poll"
+	// KindGiveaway: one entry per user; the first Prizes eligible entries
+	// in the log's order win (eligible: on the Answer, when there is one).
+	KindGiveaway Kind = "giveaway"
+)
+
+// MaxPrizes bounds a giveaway.
+const MaxPrizes = 1_000_000
+
 // Limits on a poll definition. They bound memory per poll and keep a frame
 // small enough for a phone on a bad network.
 const (
@@ -45,17 +58,22 @@ var ErrInvalidPoll = errors.New("invalid poll")
 
 // Poll is a poll's definition and state, as stored in the polls KV bucket.
 type Poll struct {
-	ID           string    `json:"id"`
-	Question     string    `json:"question"`
-	Options      []string  `json:"options"`
-	VotesPerUser int       `json:"votes_per_user"`
-	AllowChange  bool      `json:"allow_change"`
-	Results      Results   `json:"results"`
-	State        State     `json:"state"`
-	Shards       int       `json:"shards"`
-	CreatedAt    time.Time `json:"created_at"`
-	OpenedAt     time.Time `json:"opened_at,omitzero"`
-	ClosedAt     time.Time `json:"closed_at,omitzero"`
+	ID           string   `json:"id"`
+	Kind         Kind     `json:"kind,omitempty"` // empty: KindPoll
+	Question     string   `json:"question"`
+	Options      []string `json:"options"`
+	VotesPerUser int      `json:"votes_per_user"`
+	// Prizes and Answer are a giveaway's (see PollSpec). Answer is kept
+	// from viewers until the giveaway is sold out or closed.
+	Prizes      int       `json:"prizes,omitempty"`
+	Answer      *int      `json:"answer,omitempty"`
+	AllowChange bool      `json:"allow_change"`
+	Results     Results   `json:"results"`
+	State       State     `json:"state"`
+	Shards      int       `json:"shards"`
+	CreatedAt   time.Time `json:"created_at"`
+	OpenedAt    time.Time `json:"opened_at,omitzero"`
+	ClosedAt    time.Time `json:"closed_at,omitzero"`
 	// Markers holds, once the poll is closed, the stream sequence of the close
 	// marker on each shard subject: a vote counts iff its sequence is below
 	// its shard's marker. Ingest uses it to answer votes whose PubAck arrived
@@ -94,6 +112,12 @@ func (p *Poll) TakesQueuedVote(pos uint64, now time.Time) bool {
 
 // PollSpec is what a producer may set on a poll.
 type PollSpec struct {
+	// Kind: "poll" (the default) or "giveaway": one entry per user, and
+	// the first Prizes entries in the log's order win; with Answer set
+	// (an option's index: a quiz) only entries on it are eligible.
+	Kind         Kind     `json:"kind,omitempty"`
+	Prizes       int      `json:"prizes,omitempty"`
+	Answer       *int     `json:"answer,omitempty"`
 	Question     string   `json:"question"`
 	Options      []string `json:"options"`
 	VotesPerUser int      `json:"votes_per_user,omitempty"`
@@ -113,6 +137,12 @@ func (s *PollSpec) Normalize() error {
 	}
 	if s.Results == "" {
 		s.Results = ResultsLive
+	}
+	if s.Kind == "" {
+		s.Kind = KindPoll
+	}
+	if err := s.validateKind(); err != nil {
+		return err
 	}
 	return s.validate()
 }
@@ -147,10 +177,51 @@ func (s *PollSpec) validate() error {
 	return nil
 }
 
-// NewPoll builds a draft poll from a normalized spec.
+func (s *PollSpec) validateKind() error {
+	switch s.Kind {
+	case KindPoll:
+		if s.Prizes != 0 || s.Answer != nil {
+			return fmt.Errorf("%w: prizes and answer are for a giveaway (kind \"giveaway\")", ErrInvalidPoll)
+		}
+		return nil
+	case KindGiveaway:
+	default:
+		return fmt.Errorf("%w: kind must be %q or %q", ErrInvalidPoll, KindPoll, KindGiveaway)
+	}
+	switch {
+	case s.Prizes < 1 || s.Prizes > MaxPrizes:
+		return fmt.Errorf("%w: a giveaway needs between 1 and %d prizes", ErrInvalidPoll, MaxPrizes)
+	case s.VotesPerUser != 1 || s.AllowChange:
+		return fmt.Errorf("%w: a giveaway takes one entry per user, without changes", ErrInvalidPoll)
+	case s.Answer != nil && (*s.Answer < 0 || *s.Answer >= len(s.Options)):
+		return fmt.Errorf("%w: answer must be the index of one of the options", ErrInvalidPoll)
+	}
+	return nil
+}
+
+// Giveaway reports whether the poll decides winners.
+func (p *Poll) Giveaway() bool { return p.Kind == KindGiveaway }
+
+// Eligible reports whether a giveaway's entry on option can win.
+func (p *Poll) Eligible(option int) bool { return p.Answer == nil || *p.Answer == option }
+
+// NewPoll builds a draft poll from a normalized spec. A giveaway has one
+// shard: its entries' order is one subject's order in the log, which one
+// tally folds in sequence (see Giveaway in the design).
 func NewPoll(id string, s PollSpec, shards int, now time.Time) Poll {
+	if s.Kind == KindGiveaway {
+		shards = 1
+	}
+	var answer *int
+	if s.Answer != nil {
+		a := *s.Answer
+		answer = &a
+	}
 	return Poll{
 		ID:           id,
+		Kind:         s.Kind,
+		Prizes:       s.Prizes,
+		Answer:       answer,
 		Question:     s.Question,
 		Options:      append([]string(nil), s.Options...),
 		VotesPerUser: s.VotesPerUser,

@@ -110,6 +110,10 @@ type PollShard struct {
 	// settleAt is, after a load, the sequence the replay must pass before
 	// the counts are a true fold of the log (0: they are now).
 	settleAt uint64
+	// eligible are a giveaway's counted eligible entries' sequences, in
+	// order, and prizes its prize count: the first prizes of them win.
+	eligible []uint64
+	prizes   int
 }
 
 // NewPollShard returns an empty shard for a poll with n options.
@@ -154,6 +158,14 @@ func (s *PollShard) Apply(p *schema.Poll, seq uint64, ev schema.Event) Outcome {
 		return Resend
 	}
 	next, out := decide(p, b, ev)
+	if p.Giveaway() && out != Counted && out != Invalid {
+		// A ballot of a giveaway keeps its entry's sequence, which is
+		// its place in line: a refused second entry (a resend past the
+		// dedup window with another key) does not move it. Folding that
+		// entry again after a crash refuses it again.
+		s.headerDirty = true
+		return out
+	}
 	switch {
 	case out == Invalid:
 		return out
@@ -163,6 +175,10 @@ func (s *PollShard) Apply(p *schema.Poll, seq uint64, ev schema.Event) Outcome {
 		if out == Counted {
 			s.moveCounts(b, next)
 			b.Choices = next.Choices
+			if p.Giveaway() && p.Eligible(ev.Option) {
+				s.prizes = p.Prizes
+				s.rank(seq)
+			}
 		}
 		if remembers(p, out) {
 			b.Keys = append(b.Keys, key)
@@ -267,10 +283,39 @@ func (s *PollShard) Header() ShardHeader {
 	return ShardHeader{Poll: s.Poll, Shard: s.Shard, LastSeq: s.LastSeq, Closed: s.Closed, Counts: append([]int64(nil), s.Counts...)}
 }
 
+// rank places a giveaway's eligible entry among the others by sequence.
+// Entries mostly come in order (an append); after a load, the replay
+// folds entries a cut flush left out, which may come before stored ones.
+func (s *PollShard) rank(seq uint64) {
+	if n := len(s.eligible); n == 0 || s.eligible[n-1] < seq {
+		s.eligible = append(s.eligible, seq)
+		return
+	}
+	if i, found := slices.BinarySearch(s.eligible, seq); !found {
+		s.eligible = slices.Insert(s.eligible, i, seq)
+	}
+}
+
+// Winners is a giveaway's winner count so far and, once every prize is
+// won, the sequence of the last winning entry (0 before): an entry wins
+// iff it is eligible and at or before it. The first prizes eligible
+// entries in the log's order win, whatever order they were folded in.
+func (s *PollShard) Winners() (winners int64, cutoff uint64) {
+	if s.prizes == 0 {
+		return 0, 0
+	}
+	if len(s.eligible) < s.prizes {
+		return int64(len(s.eligible)), 0
+	}
+	return int64(s.prizes), s.eligible[s.prizes-1]
+}
+
 // LoadPollShard rebuilds a shard from stored state. Counts are recomputed
 // from the ballots rather than trusted: a flush cut between chunks leaves
-// ballots ahead of the header, and the ballots are the truth.
-func LoadPollShard(st ShardState, n int) *PollShard {
+// ballots ahead of the header, and the ballots are the truth. So are a
+// giveaway's winners: its ballots hold their entries' sequences.
+func LoadPollShard(st ShardState, p *schema.Poll) *PollShard {
+	n := len(p.Options)
 	s := NewPollShard(st.Header.Poll, st.Header.Shard, n)
 	s.LastSeq, s.Closed = st.Header.LastSeq, st.Header.Closed
 	for _, r := range st.Ballots {
@@ -284,6 +329,13 @@ func LoadPollShard(st ShardState, n int) *PollShard {
 		if r.LastSeq > s.LastSeq {
 			s.LastSeq = r.LastSeq
 		}
+		if p.Giveaway() && len(r.Choices) > 0 && p.Eligible(int(r.Choices[0].Option)) {
+			s.eligible = append(s.eligible, r.LastSeq)
+		}
+	}
+	if p.Giveaway() {
+		s.prizes = p.Prizes
+		slices.Sort(s.eligible)
 	}
 	// Ballots ahead of their header (a flush cut between the two, which
 	// ScyllaDB does not write atomically): the header must be written

@@ -111,7 +111,7 @@ func TestApply(t *testing.T) {
 			s := applySteps(t, p, tc.steps, tc.wantCounts)
 			// The counts must be what the ballots add up to, which is
 			// what a load from the store recomputes.
-			re := LoadPollShard(ShardState{Ballots: records(s)}, 3)
+			re := LoadPollShard(ShardState{Ballots: records(s)}, p)
 			if !slices.Equal(re.Counts, s.Counts) {
 				t.Fatalf("recomputed counts = %v, want %v", re.Counts, s.Counts)
 			}
@@ -151,7 +151,7 @@ func TestReplayAfterPartialFlush(t *testing.T) {
 	if a := full.Ballots["a"]; a.LastSeq != 3 || !slices.Equal(a.Choices, stored[0].Choices) {
 		t.Fatalf("first fold left a at %+v, want %+v", *a, stored[0])
 	}
-	re := LoadPollShard(ShardState{Ballots: stored}, 2)
+	re := LoadPollShard(ShardState{Ballots: stored}, p)
 	// The redelivered batch: a's events are behind its stored register,
 	// b and c were never stored and count again from nothing.
 	replay := []Outcome{Replay, Counted, Replay, Counted}

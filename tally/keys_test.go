@@ -70,7 +70,7 @@ func TestKeysSurviveAFlushAndALoad(t *testing.T) {
 	s := NewPollShard(p.ID, 0, 2)
 	s.Apply(p, 1, schema.Event{User: "a", Option: 0, Count: 1, ClientKey: "k1"})
 	s.Apply(p, 2, schema.Event{User: "a", Option: 1, Count: 1, ClientKey: "k2"})
-	re := LoadPollShard(ShardState{Header: s.Header(), Ballots: s.TakeChanges()}, 2)
+	re := LoadPollShard(ShardState{Header: s.Header(), Ballots: s.TakeChanges()}, p)
 	if got := re.Apply(p, 3, schema.Event{User: "a", Option: 0, Count: 1, ClientKey: "k1"}); got != Resend {
 		t.Fatalf("resend after load: %v, want resend", got)
 	}
@@ -121,14 +121,15 @@ func TestLoadRewritesAHeaderBehindItsBallots(t *testing.T) {
 		Header:  ShardHeader{Poll: "pollpollpo", Shard: 0, LastSeq: 1, Counts: []int64{1, 0}},
 		Ballots: []BallotRecord{{User: "a", LastSeq: 1, Choices: []Choice{{Option: 0, Count: 1}}}, {User: "b", LastSeq: 2, Choices: []Choice{{Option: 1, Count: 1}}}},
 	}
-	s := LoadPollShard(st, 2)
+	p := &schema.Poll{ID: "pollpollpo", Options: []string{"x", "y"}, VotesPerUser: 1}
+	s := LoadPollShard(st, p)
 	if !s.headerDirty {
 		t.Fatal("a header behind its ballots is not marked to be written again")
 	}
 	if h := s.Header(); h.LastSeq != 2 || !slices.Equal(h.Counts, []int64{1, 1}) {
 		t.Fatalf("header to write = %+v, want seq 2 with [1 1]", h)
 	}
-	clean := LoadPollShard(ShardState{Header: s.Header(), Ballots: st.Ballots}, 2)
+	clean := LoadPollShard(ShardState{Header: s.Header(), Ballots: st.Ballots}, p)
 	if clean.headerDirty {
 		t.Fatal("a header that matches its ballots is marked to be written again")
 	}

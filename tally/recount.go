@@ -39,6 +39,16 @@ type Recount struct {
 	Events   int
 	Outcomes map[string]int
 	Last     time.Time // timestamp of the last event folded
+	// Winners are a giveaway's winning entries in the log's order, and
+	// Cutoff the last one's sequence once every prize is won (else 0).
+	Winners []Winner
+	Cutoff  uint64
+}
+
+// Winner is one winning entry of a giveaway.
+type Winner struct {
+	Seq  uint64
+	User string
 }
 
 // LogEvent is one message of a poll's log, as ReadLog hands it over: its
@@ -129,6 +139,7 @@ func ReadLog(ctx context.Context, js jetstream.JetStream, poll schema.Poll, unti
 func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Poll, until time.Time) (Recount, error) {
 	rc := Recount{Counts: make([]int64, len(poll.Options)), Outcomes: map[string]int{}, Trace: map[int][]TracedEvent{}}
 	shards := map[int]*PollShard{}
+	entrants := map[uint64]string{} // a giveaway's eligible entries by sequence
 	err := ReadLog(ctx, js, poll, until, func(le LogEvent) error {
 		if le.Bad {
 			rc.Outcomes[Invalid.String()]++
@@ -141,6 +152,9 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 		}
 		out := ps.Apply(&poll, le.Seq, le.Event)
 		rc.Outcomes[out.String()]++
+		if out == Counted && poll.Giveaway() && poll.Eligible(le.Event.Option) {
+			entrants[le.Seq] = le.Event.User
+		}
 		if len(rc.Trace[le.Shard]) < TraceEvents {
 			rc.Trace[le.Shard] = append(rc.Trace[le.Shard], TracedEvent{Seq: le.Seq, User: le.Event.User, Key: le.Event.ClientKey, Outcome: out.String()})
 		}
@@ -157,6 +171,12 @@ func RecountFromLog(ctx context.Context, js jetstream.JetStream, poll schema.Pol
 			rc.Counts[i] += c
 		}
 		rc.ByShard[shard], rc.LastSeq[shard] = ps.Counts, ps.LastSeq
+		if poll.Giveaway() {
+			_, rc.Cutoff = ps.Winners()
+			for _, seq := range ps.eligible[:min(len(ps.eligible), poll.Prizes)] {
+				rc.Winners = append(rc.Winners, Winner{Seq: seq, User: entrants[seq]})
+			}
+		}
 	}
 	return rc, nil
 }

@@ -334,7 +334,7 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 			if tries > 0 {
 				r.w.log.Info("tally: loaded shard from store after retries", "poll", id, "shard", r.idx, "tries", tries+1)
 			}
-			ps := LoadPollShard(st, len(poll.Options))
+			ps := LoadPollShard(st, &poll)
 			ps.Poll, ps.Shard = id, r.idx
 			if ps.LastSeq > r.position {
 				// A flush the crash cut short left ballots past the ack
@@ -424,6 +424,7 @@ func (r *shardRunner) publishSnapshots() {
 			continue // the replay has not reached what is published, or agrees with it
 		}
 		s := schema.Snapshot{Poll: ps.Poll, Shard: ps.Shard, Seq: ps.LastSeq, Counts: slices.Clone(ps.Counts), Closed: ps.Closed}
+		s.Winners, s.Cutoff = ps.Winners()
 		fut, err := r.w.opts.JS.PublishAsync(schema.SnapshotSubject(ps.Poll, ps.Shard), schema.EncodeSnapshot(s))
 		if err != nil {
 			r.snapshotFailed(err)

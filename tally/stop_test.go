@@ -77,7 +77,7 @@ func TestStopMidReplayCheckpointsNoGap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := tally.LoadPollShard(st, len(r.poll.Options)).Counts
+			got := tally.LoadPollShard(st, &r.poll).Counts
 			want := tally.NewPollShard(r.poll.ID, shard, len(r.poll.Options))
 			for _, e := range events[shard] {
 				if e.seq <= cp {

@@ -461,6 +461,7 @@ func ownedShards(addr string) int {
 type watcher struct {
 	mu     sync.Mutex
 	counts []int64
+	frame  map[string]any // the newest results frame, whole
 	alive  bool
 }
 
@@ -478,7 +479,7 @@ func watch(v *viewer) *watcher {
 				counts = append(counts, int64(n))
 			}
 			w.mu.Lock()
-			w.counts = counts
+			w.counts, w.frame = counts, f
 			w.mu.Unlock()
 		}
 		w.mu.Lock()
@@ -486,6 +487,12 @@ func watch(v *viewer) *watcher {
 		w.mu.Unlock()
 	}()
 	return w
+}
+
+func (w *watcher) latestFrame() map[string]any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.frame
 }
 
 func (w *watcher) latest() ([]int64, bool) {

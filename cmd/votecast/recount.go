@@ -21,11 +21,12 @@ import (
 )
 
 type recountConfig struct {
-	nats  natsConfig
-	store storeConfig
-	poll  string
-	until string
-	wait  time.Duration
+	nats    natsConfig
+	store   storeConfig
+	poll    string
+	until   string
+	wait    time.Duration
+	winners bool
 }
 
 func recountCommand() *ffcli.Command {
@@ -36,6 +37,7 @@ func recountCommand() *ffcli.Command {
 	fs.StringVar(&c.nats.dir, "data", "./data", "data directory of the embedded server (env VOTECAST_DATA)")
 	c.nats.flags(fs, false)
 	fs.DurationVar(&c.wait, "wait", 15*time.Second, "how long to let the tally catch up before comparing")
+	fs.BoolVar(&c.winners, "winners", false, "for a giveaway, also list every winning entry (log sequence and user), in the log's order")
 	c.store.flags(fs, false)
 	return &ffcli.Command{
 		Name: "recount", ShortUsage: "votecast recount --poll ID [--until TIME]",
@@ -85,6 +87,22 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 		return err
 	}
 	match := slices.Equal(rc.Counts, stored.Counts) && slices.Equal(rc.Counts, published)
+	if poll.Giveaway() {
+		// The winners viewers are shown must be the log's.
+		var winners int64
+		var cutoff uint64
+		for _, s := range snaps {
+			winners, cutoff = winners+s.Winners, max(cutoff, s.Cutoff)
+		}
+		fmt.Fprintf(out, "giveaway: %d prizes; log: %d winners, last winning entry at %d; published: %d winners, %d\n",
+			poll.Prizes, len(rc.Winners), rc.Cutoff, winners, cutoff)
+		match = match && winners == int64(len(rc.Winners)) && cutoff == rc.Cutoff
+		if c.winners {
+			for i, w := range rc.Winners {
+				fmt.Fprintf(out, "winner %d: entry %d, user %s\n", i+1, w.Seq, w.User)
+			}
+		}
+	}
 	printRecount(out, poll, rc, stored, published, until, match)
 	if !match && until.IsZero() {
 		printShards(out, poll, rc, stored, snaps)

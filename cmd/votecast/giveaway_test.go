@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/votecast/votecast/internal/await"
+	"github.com/votecast/votecast/schema"
+)
+
+// TestGiveaway: a quiz giveaway with 3 prizes and 12 entrants at once,
+// some on the wrong answer. Exactly the first 3 eligible entries in the
+// log's order win: each entrant tells its outcome from its receipt and
+// the cutoff the totals carry; the answer stays hidden until sold out;
+// recount lists the same winners from the log; an entry after sold out
+// is taken, and lost.
+func TestGiveaway(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	answer := 1
+	p := s.createPoll(schema.PollSpec{Kind: schema.KindGiveaway, Prizes: 3, Answer: &answer, Question: "Capital of Korea?", Options: []string{"Busan", "Seoul"}})
+	if p.Shards != 1 {
+		t.Fatalf("a giveaway has %d shards, want 1 (one order)", p.Shards)
+	}
+	p = s.setState(p.ID, "open")
+	var public schema.Poll
+	s.call("GET", "/api/polls/"+p.ID, nil, false, &public)
+	if public.Answer != nil {
+		t.Fatal("the quiz's answer is public while the giveaway runs")
+	}
+	watcher := watch(s.dial(p.ID, "watcher"))
+
+	type entry struct {
+		user   string
+		option int
+		seq    uint64
+	}
+	entries := make([]entry, 12)
+	var wg sync.WaitGroup
+	for i := range entries {
+		entries[i] = entry{user: fmt.Sprintf("entrant-%d", i), option: min(i%3, 1)} // a third on the wrong answer
+		wg.Go(func() {
+			v := s.dial(p.ID, entries[i].user)
+			defer v.c.CloseNow()
+			a, err := v.tryAck("e", entries[i].option, 1)
+			if err != nil || a.status != schema.StatusAccepted || a.seq == 0 {
+				t.Errorf("%s: %+v %v, want accepted with a receipt", entries[i].user, a, err)
+				return
+			}
+			entries[i].seq = a.seq
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// The first 3 eligible entries in the log's order win.
+	byLog := slices.Clone(entries)
+	slices.SortFunc(byLog, func(a, b entry) int { return int(a.seq) - int(b.seq) })
+	var want []entry
+	for _, e := range byLog {
+		if e.option == answer && len(want) < 3 {
+			want = append(want, e)
+		}
+	}
+	cutoff := want[2].seq
+
+	// Every viewer is shown the giveaway sold out, with the cutoff and
+	// the answer: from them and its receipt, each entrant knows.
+	var g map[string]any
+	await.For(t, 10*time.Second, func() string {
+		f := watcher.latestFrame()
+		g, _ = f["giveaway"].(map[string]any)
+		if g == nil || g["sold_out"] != true || g["cutoff"] != float64(cutoff) || g["left"] != float64(0) || g["answer"] != float64(answer) {
+			return fmt.Sprintf("the watcher is shown %v, want sold out at %d with the answer %d", f, cutoff, answer)
+		}
+		return ""
+	})
+	won := 0
+	for _, e := range entries {
+		if e.option == answer && e.seq <= cutoff {
+			won++
+			if !slices.Contains(want, e) {
+				t.Errorf("%s thinks it won (entry %d) but is not among the first 3", e.user, e.seq)
+			}
+		}
+	}
+	if won != 3 {
+		t.Fatalf("%d entrants won, want exactly 3", won)
+	}
+
+	// A late entrant is taken, at a sequence past the cutoff: lost.
+	late := s.dial(p.ID, "late")
+	if a, err := late.tryAck("e", answer, 1); err != nil || a.status != schema.StatusAccepted || a.seq <= cutoff {
+		t.Fatalf("late entry: %+v %v, want accepted after %d", a, err, cutoff)
+	}
+
+	// recount reproduces the winners from the log.
+	var out bytes.Buffer
+	cfg := recountConfig{nats: natsConfig{url: s.natsURL, dir: s.dir}, poll: p.ID, wait: 30 * time.Second, winners: true}
+	if err := recount(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("recount: %v\n%s", err, out.String())
+	}
+	for i, w := range want {
+		if line := fmt.Sprintf("winner %d: entry %d, user %s\n", i+1, w.seq, w.user); !strings.Contains(out.String(), line) {
+			t.Fatalf("recount does not list %q\n%s", line, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "winner 4:") || !strings.Contains(out.String(), fmt.Sprintf("log: 3 winners, last winning entry at %d; published: 3 winners, %d", cutoff, cutoff)) {
+		t.Fatalf("recount:\n%s", out.String())
+	}
+}
