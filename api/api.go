@@ -78,8 +78,12 @@ type Options struct {
 	// and setting the admission rate answers 404).
 	Queue Queue
 	// Certificates serves closed polls' certificates, receipts and
-	// exports; zero value: none (those endpoints answer 404).
+	// exports, and giveaways' winners; zero value: none (those endpoints
+	// answer 404).
 	Certificates Certifier
+	// Identify tells who a viewer is (identity.Verifier.Identify), for a
+	// giveaway's outcome; zero value: no outcomes (404).
+	Identify func(w http.ResponseWriter, r *http.Request) (user, sealed string, err error)
 	// Life ends when the node stops: poll changes outlive their request
 	// but not the node. Zero value: context.Background().
 	Life context.Context

@@ -18,6 +18,8 @@ type Certifier interface {
 	Certificate(ctx context.Context, poll schema.Poll) (certify.Certificate, error)
 	Tree(ctx context.Context, poll schema.Poll) (*certify.Tree, certify.Payload, error)
 	PublicKey() ed25519.PublicKey
+	Winners(ctx context.Context, poll schema.Poll, soldOut bool) (map[string]certify.Placing, error)
+	Claim(poll, user string, p certify.Placing) (string, error)
 }
 
 // certifyWait bounds building a certificate: reading a poll's whole log.
@@ -28,6 +30,55 @@ func (h *Handler) routeCertificates(m *http.ServeMux) {
 	m.HandleFunc("GET /api/polls/{id}/receipt", h.receipt)
 	m.HandleFunc("GET /api/polls/{id}/export", h.admin(h.export))
 	m.HandleFunc("GET /.well-known/votecast-key", h.publicKey)
+	if h.opts.Identify != nil {
+		m.HandleFunc("GET /api/polls/{id}/outcome", h.outcome)
+	}
+}
+
+// outcome tells the viewer asking whether they won a giveaway, with the
+// claim code of a win. Only the viewer themself: the user is the
+// request's identity, never a parameter.
+func (h *Handler) outcome(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.opts.Catalog.Get(r.PathValue("id"))
+	if !ok || !p.Giveaway() {
+		writeError(w, http.StatusNotFound, "giveaway not found")
+		return
+	}
+	user, _, err := h.opts.Identify(w, r)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	soldOut := false
+	if h.opts.Totals != nil {
+		if t, ok := h.opts.Totals.Totals(p.ID); ok && t.Giveaway != nil {
+			soldOut = t.Giveaway.SoldOut
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), certifyWait)
+	defer cancel()
+	winners, err := h.opts.Certificates.Winners(ctx, p, soldOut)
+	if errors.Is(err, certify.ErrUndecided) {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	if err != nil {
+		h.log.Error("giveaway: read the winners", "poll", p.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the winners cannot be read now; try again shortly")
+		return
+	}
+	won, ok := winners[user]
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"won": false})
+		return
+	}
+	code, err := h.opts.Certificates.Claim(p.ID, user, won)
+	if err != nil {
+		h.log.Error("giveaway: sign a claim", "poll", p.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the claim code cannot be signed now")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"won": true, "entry": won.Entry, "rank": won.Rank, "claim": code})
 }
 
 // closedPoll finds a poll whose certificate may be asked for, or answers.

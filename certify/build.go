@@ -58,11 +58,13 @@ func Build(ctx context.Context, js jetstream.JetStream, poll schema.Poll, key ed
 		Poll: poll.ID, Question: poll.Question, Options: poll.Options, VotesPerUser: poll.VotesPerUser, AllowChange: poll.AllowChange,
 		Totals: t.Totals, Counted: t.Counted, Entries: len(t.Entries), FirstSeq: first, LastSeq: last,
 		Root: t.Root(), Salt: hex.EncodeToString(salt), ClosedAt: poll.ClosedAt, SignedAt: now.UTC(),
+		Kind: poll.Kind, Prizes: poll.Prizes, Answer: poll.Answer, Winners: t.Winners, Cutoff: t.Cutoff,
 	})
 	return c, t, err
 }
 
 // PollOf is the poll a certificate speaks of, as far as the fold needs.
 func PollOf(p Payload) schema.Poll {
-	return schema.Poll{ID: p.Poll, Question: p.Question, Options: p.Options, VotesPerUser: p.VotesPerUser, AllowChange: p.AllowChange, State: schema.Closed}
+	return schema.Poll{ID: p.Poll, Question: p.Question, Options: p.Options, VotesPerUser: p.VotesPerUser, AllowChange: p.AllowChange, State: schema.Closed,
+		Kind: p.Kind, Prizes: p.Prizes, Answer: p.Answer}
 }

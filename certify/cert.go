@@ -35,6 +35,14 @@ type Payload struct {
 	VotesPerUser int      `json:"votes_per_user"`
 	AllowChange  bool     `json:"allow_change"`
 	Totals       []int64  `json:"totals"`
+	// A giveaway's rules and winners: the first Prizes eligible entries
+	// (on Answer, if set) in the export's order win; Winners of them did,
+	// the last at sequence Cutoff (0 until every prize is won).
+	Kind    schema.Kind `json:"kind,omitempty"`
+	Prizes  int         `json:"prizes,omitempty"`
+	Answer  *int        `json:"answer,omitempty"`
+	Winners int64       `json:"winners,omitempty"`
+	Cutoff  uint64      `json:"cutoff,omitempty"`
 	// Counted is how many votes moved the totals; Entries how many lines
 	// the export has (every message of the poll's log in the range).
 	Counted  int    `json:"counted"`

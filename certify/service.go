@@ -26,12 +26,13 @@ var ErrNotClosed = errors.New("the poll is not closed yet: its certificate is ma
 // Service makes, stores and serves certificates, exports and receipts.
 // It is safe for concurrent use and starts no goroutines.
 type Service struct {
-	js    jetstream.JetStream
-	kv    jetstream.KeyValue
-	key   ed25519.PrivateKey
-	group singleflight.Group
-	mu    sync.Mutex
-	trees map[string]certified
+	js      jetstream.JetStream
+	kv      jetstream.KeyValue
+	key     ed25519.PrivateKey
+	group   singleflight.Group
+	mu      sync.Mutex
+	trees   map[string]certified
+	winners map[string]map[string]Placing
 }
 
 type certified struct {
@@ -45,7 +46,7 @@ func NewService(ctx context.Context, js jetstream.JetStream, key ed25519.Private
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", schema.CertificatesBucket, err)
 	}
-	return &Service{js: js, kv: kv, key: key, trees: map[string]certified{}}, nil
+	return &Service{js: js, kv: kv, key: key, trees: map[string]certified{}, winners: map[string]map[string]Placing{}}, nil
 }
 
 // PublicKey is the key this node signs with.

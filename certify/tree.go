@@ -15,6 +15,9 @@ type Tree struct {
 	Leaves  [][32]byte
 	Totals  []int64
 	Counted int
+	// Winners and Cutoff are a giveaway's (tally.PollShard.Winners).
+	Winners int64
+	Cutoff  uint64
 }
 
 // NewTree folds entries (in log order) under the poll's rules, as the
@@ -41,6 +44,8 @@ func NewTree(poll schema.Poll, entries []Entry) *Tree {
 		for i, c := range ps.Counts {
 			t.Totals[i] += c
 		}
+		w, c := ps.Winners()
+		t.Winners, t.Cutoff = t.Winners+w, max(t.Cutoff, c)
 	}
 	return t
 }

@@ -55,6 +55,8 @@ func Verify(export io.Reader, c Certificate) (Payload, error) {
 		return p, fmt.Errorf("%w: the export folds to totals %v, the certificate says %v", ErrInvalid, t.Totals, p.Totals)
 	case t.Counted != p.Counted:
 		return p, fmt.Errorf("%w: the export has %d counted votes, the certificate %d", ErrInvalid, t.Counted, p.Counted)
+	case t.Winners != p.Winners || t.Cutoff != p.Cutoff:
+		return p, fmt.Errorf("%w: the export gives %d winners up to sequence %d, the certificate %d up to %d", ErrInvalid, t.Winners, t.Cutoff, p.Winners, p.Cutoff)
 	}
 	if _, err := hex.DecodeString(p.Salt); err != nil || len(p.Salt) != 2*SaltBytes {
 		return p, fmt.Errorf("%w: salt is not %d hex bytes", ErrInvalid, SaltBytes)

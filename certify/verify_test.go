@@ -159,3 +159,42 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// A giveaway's certificate names its winners; one that names other
+// winners than the export gives (a server that lies) does not verify.
+func TestVerifyGiveawayWinners(t *testing.T) {
+	one := 1
+	poll := schema.Poll{ID: schema.NewPollID(), Kind: schema.KindGiveaway, Prizes: 2, Answer: &one, Question: "q", Options: []string{"a", "b"}, VotesPerUser: 1, State: schema.Closed}
+	salt := []byte("0123456789abcdef")
+	var entries []Entry
+	for i, opt := range []int{0, 1, 1, 0, 1} {
+		entries = append(entries, entryOf(salt, uint64(i+1), 0, schema.Event{User: string(rune('a' + i)), ClientKey: "k", Option: opt, Count: 1}, false))
+	}
+	entries = append(entries, entryOf(salt, 6, 0, schema.Event{Close: true}, false))
+	tr := NewTree(poll, entries)
+	if tr.Winners != 2 || tr.Cutoff != 3 {
+		t.Fatalf("the export gives %d winners up to %d, want 2 up to 3", tr.Winners, tr.Cutoff)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	sign := func(winners int64, cutoff uint64) Certificate {
+		first, last := tr.Range()
+		c, err := Sign(key, Payload{Poll: poll.ID, Question: "q", Options: poll.Options, VotesPerUser: 1, Kind: poll.Kind, Prizes: 2, Answer: &one,
+			Totals: tr.Totals, Counted: tr.Counted, Entries: len(entries), FirstSeq: first, LastSeq: last, Root: tr.Root(),
+			Salt: hex.EncodeToString(salt), Winners: winners, Cutoff: cutoff})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := Verify(export(t, entries), sign(2, 3)); err != nil {
+		t.Fatalf("the true winners: %v", err)
+	}
+	for _, lie := range []struct {
+		winners int64
+		cutoff  uint64
+	}{{2, 5}, {1, 0}} {
+		if _, err := Verify(export(t, entries), sign(lie.winners, lie.cutoff)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "winners") {
+			t.Errorf("a certificate naming %d winners up to %d: %v, want refused", lie.winners, lie.cutoff, err)
+		}
+	}
+}

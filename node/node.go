@@ -380,6 +380,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 			return err
 		}
 		ao.Certificates = certs
+		ao.Identify = opts.Identity.Identify
 	}
 	if hub != nil {
 		ao.Totals = hub

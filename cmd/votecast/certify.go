@@ -145,6 +145,9 @@ func verify(exportPath, certPath, key string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "verified: poll %s %q\n  totals %v (%d counted votes, %d lines, log sequences %d-%d)\n  root %s\n  signed by %s at %s\n",
 		p.Poll, p.Question, p.Totals, p.Counted, p.Entries, p.FirstSeq, p.LastSeq, p.Root, p.PublicKey, p.SignedAt.Format("2006-01-02 15:04:05Z07:00"))
+	if p.Kind == schema.KindGiveaway {
+		fmt.Fprintf(out, "  giveaway: %d winners of %d prizes, the last winning entry at sequence %d\n", p.Winners, p.Prizes, p.Cutoff)
+	}
 	return nil
 }
 

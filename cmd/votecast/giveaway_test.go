@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/votecast/votecast/certify"
+	"github.com/votecast/votecast/identity"
 	"github.com/votecast/votecast/internal/await"
 	"github.com/votecast/votecast/schema"
 )
@@ -34,6 +38,18 @@ func TestGiveaway(t *testing.T) {
 		t.Fatal("the quiz's answer is public while the giveaway runs")
 	}
 	watcher := watch(s.dial(p.ID, "watcher"))
+	outcome := func(user string) (int, map[string]any) {
+		tok, _ := identity.Mint([]byte(testSecret), user, time.Hour)
+		var out map[string]any
+		code, body := s.getJSON("/api/polls/"+p.ID+"/outcome?token="+tok, false, &out)
+		if code != http.StatusOK {
+			out = map[string]any{"body": string(body)}
+		}
+		return code, out
+	}
+	if code, out := outcome("early"); code != http.StatusConflict {
+		t.Fatalf("outcome before any prize is won: %d %v, want 409 undecided", code, out)
+	}
 
 	type entry struct {
 		user   string
@@ -93,6 +109,27 @@ func TestGiveaway(t *testing.T) {
 	if won != 3 {
 		t.Fatalf("%d entrants won, want exactly 3", won)
 	}
+	// The server tells each entrant the same, with a claim code a partner
+	// checks offline with the published key.
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	s.getJSON("/.well-known/votecast-key", false, &key)
+	pub, _ := base64.StdEncoding.DecodeString(key.PublicKey)
+	for _, e := range entries {
+		code, out := outcome(e.user)
+		rank := slices.Index(want, e) + 1
+		if code != http.StatusOK || out["won"] != (rank > 0) {
+			t.Fatalf("%s (entry %d) is told %d %v; a winner: %v", e.user, e.seq, code, out, rank > 0)
+		}
+		if rank == 0 {
+			continue
+		}
+		c, err := certify.VerifyClaim(out["claim"].(string), pub)
+		if err != nil || c.Subject != e.user || c.Poll != p.ID || c.Entry != e.seq || c.Rank != rank {
+			t.Fatalf("%s's claim code: %+v %v, want entry %d rank %d", e.user, c, err, e.seq, rank)
+		}
+	}
 
 	// A late entrant is taken, at a sequence past the cutoff: lost.
 	late := s.dial(p.ID, "late")
@@ -110,6 +147,17 @@ func TestGiveaway(t *testing.T) {
 		if line := fmt.Sprintf("winner %d: entry %d, user %s\n", i+1, w.seq, w.user); !strings.Contains(out.String(), line) {
 			t.Fatalf("recount does not list %q\n%s", line, out.String())
 		}
+	}
+	// Closed, its certificate names the winners, and verify finds the
+	// same in the export.
+	s.setState(p.ID, "close")
+	var cert certify.Certificate
+	if code, body := s.getJSON("/api/polls/"+p.ID+"/certificate", false, &cert); code != http.StatusOK {
+		t.Fatalf("certificate: %d %s", code, body)
+	}
+	_, export := s.getJSON("/api/polls/"+p.ID+"/export", true, nil)
+	if pay, err := certify.Verify(bytes.NewReader(export), cert); err != nil || pay.Winners != 3 || pay.Cutoff != cutoff {
+		t.Fatalf("the giveaway's certificate: %+v %v, want 3 winners up to %d", pay, err, cutoff)
 	}
 	if strings.Contains(out.String(), "winner 4:") || !strings.Contains(out.String(), fmt.Sprintf("log: 3 winners, last winning entry at %d; published: 3 winners, %d", cutoff, cutoff)) {
 		t.Fatalf("recount:\n%s", out.String())
