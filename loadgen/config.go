@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+
+	"github.com/votecast/votecast/schema"
 )
 
 // Config is one load run. URL, AdminToken and ViewerSecret are required;
@@ -67,6 +69,10 @@ type Config struct {
 	ProfileURL string
 	// ProfileOut is where that profile is written; zero value: nowhere.
 	ProfileOut string
+	// Giveaway, when above zero, makes the poll a giveaway with that many
+	// prizes (no probes: every vote is an entry) and checks that exactly
+	// that many entrants win and every entrant is told; zero value: a poll.
+	Giveaway int
 }
 
 // DefaultSources are the source addresses used against a loopback IPv4
@@ -112,7 +118,13 @@ func (c *Config) setDefaults() error {
 	if c.Settle == 0 {
 		c.Settle = 6 * time.Second
 	}
-	if c.Probes == 0 {
+	if c.Giveaway < 0 || c.Giveaway > schema.MaxPrizes || c.Giveaway > 0 && (c.Poll != "" || c.Polls != 1) {
+		return fmt.Errorf("loadgen: giveaway must be between 0 and %d prizes, in one poll load creates, not %d", schema.MaxPrizes, c.Giveaway)
+	}
+	switch {
+	case c.Giveaway > 0:
+		c.Probes = -1 // a probe's vote would be one more entry
+	case c.Probes == 0:
 		c.Probes = 3
 	}
 	if c.PhaseTimeout == 0 {

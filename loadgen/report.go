@@ -87,6 +87,9 @@ type Report struct {
 	AdmittedAckMS          LatencyMS `json:"admitted_ack_ms,omitzero"` // acks of the voters with a socket
 	QueuedAckMS            LatencyMS `json:"queued_ack_ms,omitzero"`   // answers to votes from the line
 
+	// Giveaway is set on a giveaway run (Config.Giveaway).
+	Giveaway *GiveawayReport `json:"giveaway,omitempty"`
+
 	TallyDurableMS float64  `json:"tally_durable_ms"` // last ack to no events pending in the tally
 	Expected       []int64  `json:"expected"`         // accepted votes per option (plus the poll's earlier counts)
 	Counts         []int64  `json:"counts"`           // GET /api/polls/{id}/results
@@ -168,6 +171,10 @@ func (r *Report) WriteSummary(w io.Writer) {
 			r.Queued, r.ProbesSkipped, r.QueuedAckMS.P50, r.QueuedAckMS.P99, r.AdmittedAckMS.P99)
 		p("            %d let in by place and shown the exact final totals in %.1fs (%.0f/s, rate set %.0f/s); the last %.0f ms after \"vote now\"; %d tries before their turn refused",
 			r.QueueAdmitted, r.QueueDrainSeconds, r.QueueAdmittedPerSecond, r.QueueRate, r.QueueLastCountedMS, r.QueueEarlyRefused)
+	}
+	if g := r.Giveaway; g != nil {
+		p("  giveaway  %d prizes, %d entries: %d won (receipts up to %d), %d lost; every entrant shown sold out %.1f ms after the last prize's answer; outcome asked %d times, %d claim codes",
+			g.Prizes, g.Entries, g.Winners, g.Cutoff, g.Lost, g.ToldMS, g.Checked, g.Claims)
 	}
 	if r.TallyDurableMS > 0 {
 		p("  tally     nothing pending %.0f ms after the last ack", r.TallyDurableMS)

@@ -66,6 +66,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.idle(ctx)
 	if r.spike(ctx) {
 		r.finalTotals(ctx)
+		if r.cfg.Giveaway > 0 {
+			r.outcomes(ctx)
+		}
 		r.durable(ctx)
 		r.probe(ctx)
 		r.drain(ctx)
@@ -90,7 +93,9 @@ func (r *run) setup(ctx context.Context) error {
 	for i := range r.cfg.Polls {
 		var p schema.Poll
 		var err error
-		if r.cfg.Poll == "" {
+		if r.cfg.Giveaway > 0 {
+			p, err = r.tgt.openGiveaway(ctx, r.cfg.Options, r.cfg.Giveaway)
+		} else if r.cfg.Poll == "" {
 			p, err = r.tgt.openPoll(ctx, r.cfg.Options)
 		} else if p, err = r.tgt.poll(ctx, r.cfg.Poll); err == nil && (p.State != schema.Open || p.Results != schema.ResultsLive) {
 			err = fmt.Errorf("poll %s is %s with %s results; load needs an open poll with live results", p.ID, p.State, p.Results)

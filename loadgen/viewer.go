@@ -45,6 +45,13 @@ type viewer struct {
 
 	line *inLine     // set while the server kept it in the waiting room
 	left atomic.Bool // it left on purpose (the line's drain): not a lost connection
+
+	// A giveaway's entrant: its receipt, when it was answered, and the
+	// cutoff the sold-out frame showed it, and when.
+	seq      atomic.Uint64
+	ackAt    atomic.Int64
+	cutoff   atomic.Uint64
+	cutoffAt atomic.Int64
 }
 
 func newViewer(r *run, p *pollRun, user string, option int, conn *websocket.Conn) *viewer {
@@ -139,6 +146,9 @@ func (v *viewer) handle(b []byte) {
 		if t, ok := parseTotal(b); ok {
 			v.sawTotal(t)
 		}
+		if v.r.cfg.Giveaway > 0 {
+			v.sawGiveaway(b)
+		}
 	case bytes.Contains(b, ackType):
 		v.ack(b)
 	case bytes.Contains(b, errorType):
@@ -177,6 +187,7 @@ type ackFrame struct {
 	Status       string `json:"status"`
 	Reason       string `json:"reason"`
 	RetryAfterMS int    `json:"retry_after_ms"`
+	Seq          uint64 `json:"seq"`
 }
 
 func (v *viewer) ack(b []byte) {
@@ -184,6 +195,10 @@ func (v *viewer) ack(b []byte) {
 	if json.Unmarshal(b, &a) != nil || a.ID != voteKey {
 		v.r.errorFrames.Add(1)
 		return
+	}
+	if a.Seq > 0 {
+		v.ackAt.Store(v.r.now())
+		v.seq.Store(a.Seq)
 	}
 	if a.Status == schema.StatusDuplicate && a.Reason == "already counted" {
 		v.finish(statusCountedResend)

@@ -15,6 +15,7 @@ import (
 	"github.com/votecast/votecast/certify"
 	"github.com/votecast/votecast/identity"
 	"github.com/votecast/votecast/internal/await"
+	"github.com/votecast/votecast/loadgen"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -161,5 +162,23 @@ func TestGiveaway(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "winner 4:") || !strings.Contains(out.String(), fmt.Sprintf("log: 3 winners, last winning entry at %d; published: 3 winners, %d", cutoff, cutoff)) {
 		t.Fatalf("recount:\n%s", out.String())
+	}
+}
+
+// TestLoadGiveaway: votecast load --giveaway plays a giveaway spike: all
+// 300 entrants at once for 20 prizes; exactly 20 win, every entrant is
+// told, the server's outcomes agree with the receipts, recount lists the
+// same number of winners.
+func TestLoadGiveaway(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	rep, out := runLoad(t, s, loadgen.Config{Viewers: 300, Options: 2, Giveaway: 20})
+	g := rep.Giveaway
+	if !rep.OK() || g == nil || g.Entries != 300 || g.Winners != 20 || g.Lost != 280 || g.Claims != 20 || g.Checked != 120 {
+		t.Fatalf("load --giveaway 20:\n%s", out)
+	}
+	var rc bytes.Buffer
+	cfg := recountConfig{nats: natsConfig{url: s.natsURL, dir: s.dir}, poll: rep.Poll, wait: 30 * time.Second}
+	if err := recount(context.Background(), cfg, &rc); err != nil || !strings.Contains(rc.String(), fmt.Sprintf("log: 20 winners, last winning entry at %d", g.Cutoff)) {
+		t.Fatalf("recount: %v\n%s", err, rc.String())
 	}
 }

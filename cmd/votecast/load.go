@@ -34,6 +34,7 @@ func loadCommand() *ffcli.Command {
 	fs.IntVar(&c.cfg.Options, "options", 4, "options of the poll load creates")
 	fs.StringVar(&c.cfg.Poll, "poll", "", "vote in this open poll (live results, no other voters) instead of creating one")
 	fs.IntVar(&c.cfg.Polls, "polls", 1, "polls to open at once, the viewers spread evenly over them")
+	fs.IntVar(&c.cfg.Giveaway, "giveaway", 0, "make the poll a giveaway with this many prizes, and check that exactly that many entrants win and each is told")
 	fs.IntVar(&c.cfg.ConnectConcurrency, "connect-concurrency", 64, "dials in progress at once")
 	fs.IntVar(&c.cfg.MaxConnectFailures, "max-connect-failures", 0, "failed connections tolerated; 0: viewers/1000, -1: none")
 	fs.IntVar(&c.cfg.Probes, "probes", 3, "single-vote fan-out probes after the spike; -1: none")
