@@ -1,6 +1,7 @@
 // Package web serves votecast's pages: the open-poll list at /, the viewer
 // page at /p/{id}, the producer dashboard at /admin, the partner widget
-// (/widget.js and its frame page /embed/{id}) and their static assets.
+// (/widget.js and its frame page /embed/{id}), the results certificate's
+// check at /verify (?poll=ID&seq=N&option=O) and their static assets.
 //
 // Everything is embedded with go:embed and precompressed once in New: there
 // is no build step and a request never compresses anything. Assets live

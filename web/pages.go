@@ -11,7 +11,7 @@ const assetsPlaceholder = "{{assets}}"
 
 // entries are the pages' entry modules; each is served with its imports
 // joined as js/<name>.bundle.js (see bundle.go).
-var entries = []string{"viewer.js", "embed.js", "index.js", "admin.js"}
+var entries = []string{"viewer.js", "embed.js", "index.js", "admin.js", "verify.js"}
 
 // buildPages makes the bundles and renders the HTML pages once, with this
 // version's asset URLs.
@@ -39,6 +39,7 @@ func (s *site) buildPages() error {
 		{&s.viewer, "viewer.html"},
 		{&s.admin, "admin.html"},
 		{&s.embed, "embed.html"},
+		{&s.verify, "verify.html"},
 	} {
 		src := s.assets.get(p.name)
 		if src == nil {

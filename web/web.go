@@ -88,8 +88,8 @@ type site struct {
 	cspPage  string // every response but the embed page
 	cspEmbed string // /embed/{id}: framable by self and partners
 
-	index, viewer, admin, embed *asset
-	widget                      *asset
+	index, viewer, admin, embed, verify *asset
+	widget                              *asset
 }
 
 func (s *site) routes() http.Handler {
@@ -97,6 +97,7 @@ func (s *site) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", s.page(func(*http.Request) *asset { return s.index }))
 	mux.HandleFunc("GET /admin", s.page(func(*http.Request) *asset { return s.admin }))
 	mux.HandleFunc("GET /p/{id}", s.viewerPage)
+	mux.HandleFunc("GET /verify", s.page(func(*http.Request) *asset { return s.verify }))
 	mux.HandleFunc("GET /embed/{id}", s.embedPage)
 	mux.HandleFunc("GET /widget.js", s.widgetScript)
 	mux.HandleFunc("GET /widget/allowed", s.widgetAllowed)

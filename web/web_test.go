@@ -49,6 +49,7 @@ func TestRoutes(t *testing.T) {
 		{"viewer nested", "GET", "/p/abc/def", 404, "text/plain", "", "'none'", ""},
 		{"viewer empty id", "GET", "/p/", 404, "text/plain", "", "'none'", ""},
 		{"admin", "GET", "/admin", 200, "text/html", "no-cache", "'none'", `/assets/v1/js/admin.bundle.js`},
+		{"receipt check", "GET", "/verify", 200, "text/html", "no-cache", "'none'", `/assets/v1/js/verify.bundle.js`},
 		{"embed", "GET", "/embed/abc123xyz9", 200, "text/html", "no-cache", "'self' https://partner.example http://127.0.0.2:8081", `/assets/v1/js/embed.bundle.js`},
 		{"widget", "GET", "/widget.js", 200, "text/javascript", "public, max-age=300", "'none'", "votecast"},
 		{"asset js", "GET", "/assets/v1/js/viewer.js", 200, "text/javascript", immutable, "'none'", "startPollPage"},
@@ -120,7 +121,7 @@ var inlineHandler = regexp.MustCompile(`(?i)\son[a-z]+\s*=`)
 
 func TestPagesHaveNoInlineScriptOrStyle(t *testing.T) {
 	h := newTestHandler(t)
-	for _, path := range []string{"/", "/p/abc", "/admin", "/embed/abc"} {
+	for _, path := range []string{"/", "/p/abc", "/admin", "/embed/abc", "/verify"} {
 		res := get(h, "GET", path, nil)
 		body, _ := io.ReadAll(res.Body)
 		if m := inlineScript.Find(body); m != nil {

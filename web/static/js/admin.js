@@ -1,20 +1,25 @@
 // admin: entry point of /admin, the producer dashboard. Sign-in with the
 // admin token, the poll list, the create/edit form, open and close, live
 // totals, the votes/s chart and counters, the waiting room (its line and
-// admission rate), exports and the embed snippet. Stats and the selected
+// admission rate), exports, a closed poll's results certificate (checked
+// here as on the verify page) and the embed snippet. Stats and the selected
 // poll's totals are polled once a second, each request starting only when
 // the previous one is done.
 
 import { Locale, addText } from './i18n.js';
 import { ADMIN_TEXT } from './admintext.js';
+import { CERT_TEXT } from './certtext.js';
 import { el, setText, langSwitch, storage } from './dom.js';
 import { AdminAPI } from './api.js';
 import { RateSeries, CounterRate } from './rates.js';
 import { RateChart } from './chart.js';
 import { PollForm } from './pollform.js';
 import { percents, formatNumber, formatRate, waitParts } from './format.js';
+import { loadCertificate, certificatePath } from './certificate.js';
+import { checkList, verdict, facts } from './certview.js';
 
 addText(ADMIN_TEXT);
+addText(CERT_TEXT);
 
 const WINDOW_MS = 5 * 60 * 1000;
 const $ = (id) => document.getElementById(id);
@@ -35,6 +40,7 @@ const axisLabels = () => ({ from: (n) => t('chartFrom', { n }), now: t('chartNow
 const chart = new RateChart($('chart'), WINDOW_MS, axisLabels());
 const form = new PollForm(locale, savePoll);
 const detail = $('detail');
+const certs = new Map(); // poll id -> its checked certificate, which never changes
 
 document.getElementById('lang').replaceWith(langSwitch(locale));
 locale.onChange(() => {
@@ -291,9 +297,40 @@ function renderDetail() {
         el('button', { type: 'button', class: 'ghost', id: 'export-csv', onclick: () => download(p.id, 'csv') }, t('exportCSV')),
         el('button', { type: 'button', class: 'ghost', id: 'export-json', onclick: () => download(p.id, 'json') }, t('exportJSON'))));
   }
+  if (p.state === 'closed') {
+    parts.push(el('section', { class: 'cert-panel', id: 'cert', 'aria-labelledby': 'cert-h' },
+      el('h3', { id: 'cert-h' }, t('certTitle')), el('p', { class: 'help' }, t('certLoading'))));
+  }
   parts.push(...embedBlock(p));
   detail.replaceChildren(...parts);
   if (p.state !== 'draft') tickResults().catch(() => {});
+  if (p.state === 'closed') showCertificate(p.id, 0);
+}
+
+// showCertificate fills the closed poll's certificate panel: the checks,
+// what it certifies and the downloads. The first request after the close
+// makes the certificate (it reads the poll's whole log), so a failure is
+// retried a few times while the poll is still the one shown.
+async function showCertificate(id, tries) {
+  let c = certs.get(id);
+  if (!c) {
+    c = await loadCertificate(id);
+    if (c.checks) certs.set(id, c);
+  }
+  const box = $('cert');
+  if (!box || current()?.id !== id) return;
+  const head = el('h3', { id: 'cert-h' }, t('certTitle'));
+  if (c.error) {
+    box.replaceChildren(head, el('p', { class: 'form-errors' }, t(c.error)));
+    if (c.retry && tries < 5) timers.push(setTimeout(() => showCertificate(id, tries + 1), 2000 * (tries + 1)));
+    return;
+  }
+  const actions = el('div', { class: 'actions' },
+    el('button', { type: 'button', class: 'ghost', id: 'export-log', onclick: () => saveFile(() => api.logExport(id), `votecast-${id}.ndjson`) }, t('exportLog')),
+    el('a', { href: certificatePath(id), download: `votecast-${id}-certificate.json`, id: 'cert-download' }, t('certDownload')),
+    el('a', { href: `/verify?poll=${encodeURIComponent(id)}`, target: '_blank', rel: 'noopener' }, `${t('certPublicPage')} ↗`));
+  box.replaceChildren(head, verdict(c.checks, t), checkList(c.checks, t),
+    ...(c.payload ? facts(c.payload, t, locale.lang) : []), actions);
 }
 
 function embedBlock(p) {
@@ -347,11 +384,17 @@ function upsert(p) {
   else polls.push(p);
 }
 
-async function download(id, format) {
+function download(id, format) {
+  return saveFile(() => api.export(id, format), `poll-${id}.${format}`);
+}
+
+// saveFile downloads what get answers (a Blob fetched with the token in
+// its header: a plain link would need the token in the URL).
+async function saveFile(get, name) {
   try {
-    const blob = await api.export(id, format);
+    const blob = await get();
     const url = URL.createObjectURL(blob);
-    const a = el('a', { href: url, download: `poll-${id}.${format}` });
+    const a = el('a', { href: url, download: name });
     document.body.append(a);
     a.click();
     a.remove();

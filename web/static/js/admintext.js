@@ -76,6 +76,8 @@ export const ADMIN_TEXT = {
     rateHelp: 'Viewers wait here when the edge nodes are full. 0 stops the line.',
     rateSet: 'Admission rate set to {n} viewers per second.',
     badRate: 'Enter a number of viewers per second from 0 to 1,000,000.',
+    exportLog: 'Download export (NDJSON)',
+    certPublicPage: 'Public check page',
   },
   ko: {
     dashboard: '제작자 대시보드',
@@ -151,5 +153,7 @@ export const ADMIN_TEXT = {
     rateHelp: '서버가 가득 차면 시청자가 여기서 기다립니다. 0이면 입장을 멈춥니다.',
     rateSet: '입장 속도를 초당 {n}명으로 바꿨습니다.',
     badRate: '초당 시청자 수를 0에서 1,000,000 사이로 입력하세요.',
+    exportLog: '내보내기 내려받기(NDJSON)',
+    certPublicPage: '공개 확인 페이지',
   },
 };

@@ -80,4 +80,10 @@ export class AdminAPI {
     }
     return res.blob();
   }
+
+  // logExport returns a closed poll's export as a Blob: NDJSON, one line
+  // per message of its log, the lines its certificate's root covers.
+  async logExport(id) {
+    return (await this.raw('GET', `/api/polls/${encodeURIComponent(id)}/export`)).blob();
+  }
 }

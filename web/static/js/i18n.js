@@ -37,6 +37,11 @@ export const TEXT = {
     announce: 'Results: {list}. {n} votes in total.',
     announceHidden: 'Voting closed.',
     finalResults: 'Final results',
+    // a counted vote's receipt (its number in the poll's log)
+    receipt: 'Your vote is #{n}',
+    receipts: 'Your votes are {list}',
+    checkVote: 'Check your vote in the results certificate',
+    checkVoteN: 'Check vote #{n} in the results certificate',
     // the waiting room (viewer and widget)
     queueTitle: 'Lots of viewers right now: you are in line',
     queuePlace: 'You are number {n} in line',
@@ -87,6 +92,10 @@ export const TEXT = {
     announce: '결과: {list}. 총 {n}표.',
     announceHidden: '투표가 마감되었습니다.',
     finalResults: '최종 결과',
+    receipt: '내 표는 #{n}번입니다',
+    receipts: '내 표 번호: {list}',
+    checkVote: '결과 인증서에서 내 표 확인하기',
+    checkVoteN: '결과 인증서에서 #{n}번 표 확인하기',
     queueTitle: '지금 시청자가 많아 순서를 기다리는 중입니다',
     queuePlace: '{n}번째로 기다리는 중',
     queueTurn: '차례가 되었습니다. 연결하는 중…',

@@ -4,11 +4,14 @@
 // same client keys, and asks PollView to draw. At close, final totals
 // arrive over the socket: nothing is fetched. When the node is full the
 // viewer waits in line (waitroom.js) and its votes go over HTTP meanwhile.
+// A counted vote's receipt number is kept (receipts.js) and shown, with a
+// link to check it in the results certificate once the poll is closed.
 
-import { Ballot } from './ballot.js';
+import { Ballot, COUNTED } from './ballot.js';
 import { Backoff } from './backoff.js';
 import { PollView } from './pollview.js';
 import { PollSocket, socketURL } from './socket.js';
+import { loadReceipts, addReceipt, saveReceipts } from './receipts.js';
 import { WaitingRoom } from './waitroom.js';
 
 const TOTALS_ANNOUNCE_MS = 15000; // a screen reader hears totals at most this often
@@ -32,6 +35,7 @@ export function startPollPage({ root, id, token = '', locale, store = null, sess
 
   const view = new PollView(root, locale, vote);
   const storeKey = `votecast.ballot.${id}`;
+  let receipts = loadReceipts(store, id);
   const socket = new PollSocket(socketURL(location, id, token), {
     onOpen() {
       connected = true;
@@ -122,7 +126,12 @@ export function startPollPage({ root, id, token = '', locale, store = null, sess
   }
 
   function onAck(a) {
-    if (!ballot || !ballot.ack(a, Date.now())) return;
+    const v = ballot?.ack(a, Date.now());
+    if (!v) return;
+    if (v.status === COUNTED && a.seq) {
+      receipts = addReceipt(receipts, a.seq, v.option);
+      saveReceipts(store, id, receipts);
+    }
     if (ballot.closed && poll.state === 'open') poll.state = 'closed';
     save();
     scheduleRetry();
@@ -202,7 +211,7 @@ export function startPollPage({ root, id, token = '', locale, store = null, sess
     const now = Date.now();
     const feedback = ballot.feedback(now, connected || room.inLine);
     const line = room.inLine ? { phase: room.phase, early: room.early, ...room.estimate(), start: room.start } : null;
-    view.render({ poll, results, ballot, feedback, connected, everConnected, line });
+    view.render({ poll, results, ballot, feedback, connected, everConnected, line, receipts });
     announceLine(line, now);
     // A retry countdown needs a tick each second; nothing else does.
     clearTimeout(tick);

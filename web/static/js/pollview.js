@@ -5,6 +5,7 @@
 
 import { el, setText } from './dom.js';
 import { percents, formatNumber, waitParts } from './format.js';
+import { verifyURL } from './receipts.js';
 
 // shapeKey changes when the poll's text does, which rebuilds the DOM.
 function shapeKey(poll) {
@@ -53,12 +54,14 @@ export class PollView {
     });
     this.list = el('ol', { class: 'opts', 'aria-labelledby': 'poll-q' }, ...this.rows.map((r) => r.li));
     this.status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+    this.receipt = el('p', { class: 'receipt', hidden: true });
+    this.receiptKey = '';
     this.total = el('p', { class: 'total' });
     this.announcer = el('p', { class: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' });
     this.lineLive = el('p', { class: 'sr-only line-live', 'aria-live': 'polite' });
     this.root.replaceChildren(el('article', { class: 'poll' },
       el('div', { class: 'head' }, this.badge, this.conn),
-      this.question, this.line, this.left, this.list, this.status, this.note, this.total, this.announcer, this.lineLive));
+      this.question, this.line, this.left, this.list, this.status, this.receipt, this.note, this.total, this.announcer, this.lineLive));
     this.root.removeAttribute('aria-busy');
     this.shown = '';
     this.built = shapeKey(poll);
@@ -119,11 +122,35 @@ export class PollView {
     setText(this.status, line);
     this.status.dataset.kind = fb ? fb.key : state;
 
+    this.renderReceipts(poll.id, s.receipts || [], state === 'closed');
     this.note.hidden = !hidden || state === 'closed' || poll.results !== 'hidden';
     setText(this.note, t('hiddenNote'));
     const total = hidden ? 0 : Number(results.total ?? counts.reduce((a, b) => a + b, 0));
     this.total.hidden = hidden;
     setText(this.total, (state === 'closed' ? t('finalResults') + ' · ' : '') + (total === 1 ? t('totalVote1') : t('totalVotes', { n: formatNumber(total, lang) })));
+  }
+
+  // renderReceipts shows the numbers of the viewer's counted votes and,
+  // once the poll is closed, a link to check each in the certificate. In
+  // the widget's frame the link opens a tab: the verify page refuses to be
+  // framed.
+  renderReceipts(poll, receipts, closed) {
+    const key = [this.locale.lang, closed, ...receipts.map((r) => r.seq)].join(' ');
+    if (key === this.receiptKey) return;
+    this.receiptKey = key;
+    this.receipt.hidden = receipts.length === 0;
+    if (!receipts.length) return;
+    const t = (k, p) => this.locale.t(k, p);
+    const nums = receipts.map((r) => `#${r.seq}`).join(', ');
+    const parts = [receipts.length === 1 ? t('receipt', { n: receipts[0].seq }) : t('receipts', { list: nums })];
+    const framed = globalThis.parent !== globalThis;
+    if (closed) {
+      for (const r of receipts) {
+        const text = receipts.length === 1 ? t('checkVote') : t('checkVoteN', { n: r.seq });
+        parts.push(' ', el('a', { class: 'check', href: verifyURL(poll, r), target: framed ? '_blank' : null, rel: framed ? 'noopener' : null }, text));
+      }
+    }
+    this.receipt.replaceChildren(...parts);
   }
 
   // lineText is the viewer's place in line in words: "You are number 3 in
