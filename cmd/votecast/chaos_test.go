@@ -210,7 +210,11 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	one := edge1.openPoll(3)
 	budget := edge1.openPoll(3, func(sp *schema.PollSpec) { sp.VotesPerUser = 3 })
 	change := edge1.openPoll(3, func(sp *schema.PollSpec) { sp.AllowChange = true })
-	polls := []schema.Poll{one, budget, change}
+	// A quiz giveaway: the first 100 entries on option 0, in the log's
+	// order, win, whatever the faults.
+	answer := 0
+	give := edge1.openPoll(3, func(sp *schema.PollSpec) { sp.Kind, sp.Prizes, sp.Answer = schema.KindGiveaway, 100, &answer })
+	polls := []schema.Poll{one, budget, change, give}
 
 	// Viewers who only watch, on the edge that stays up: at the end each
 	// must be shown the true totals.
@@ -372,7 +376,7 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 	}
 	slices.Sort(waits)
 	p99 := waits[len(waits)*99/100]
-	kinds := map[string]string{one.ID: "one vote", budget.ID: "budget (closed mid-run)", change.ID: "change allowed"}
+	kinds := map[string]string{one.ID: "one vote", budget.ID: "budget (closed mid-run)", change.ID: "change allowed", give.ID: "giveaway"}
 	for _, rs := range results {
 		for _, r := range rs {
 			if r.took >= p99 {
@@ -418,6 +422,28 @@ func chaos(t *testing.T, tallyArgs func(first bool) []string) {
 		t.Logf("poll %s (%d votes each, change %v): %v, and recount agrees", p.ID, p.VotesPerUser, p.AllowChange, want[p.ID])
 	}
 	t.Logf("figure: %s: every watcher was shown the true totals %v after the last answer", t.Name(), time.Since(lastAnswer).Round(time.Millisecond))
+	// Exactly the prizes were won (recount above found the log's winners
+	// published), never more, and none short while eligible entries remain.
+	eligible := 0
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.vote.poll == give.ID && (r.status == schema.StatusAccepted || r.reason == "already counted") {
+				if r.vote.option == answer {
+					eligible++
+				}
+				break // one entry a viewer: the first that counted
+			}
+		}
+	}
+	wantWinners := min(eligible, give.Prizes)
+	await.For(t, 20*time.Second, func() string {
+		g, _ := watchers[give.ID].latestFrame()["giveaway"].(map[string]any)
+		if g == nil || g["winners"] != float64(wantWinners) || g["sold_out"] != (eligible >= give.Prizes) {
+			return fmt.Sprintf("the giveaway's watcher is shown %v, want %d winners of %d eligible entries", g, wantWinners, eligible)
+		}
+		return ""
+	})
+	t.Logf("giveaway %s: %d eligible entries, %d winners", give.ID, eligible, wantWinners)
 	probe.check()
 	for _, f := range probe.figures {
 		t.Logf("figure: %s: %s", t.Name(), f)
