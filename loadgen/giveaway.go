@@ -28,6 +28,10 @@ type GiveawayReport struct {
 	// ToldMS is from the last prize's answer to the last entrant shown
 	// the giveaway sold out: how long entrants waited for their outcome.
 	ToldMS float64 `json:"told_ms"`
+	// LateWinners is the fairness figure: winners who sent their entry
+	// later than some entrant who lost did (0 is first come, first
+	// served to the nanosecond of the client's clock).
+	LateWinners int `json:"late_winners"`
 	// Claims are the claim codes the outcome endpoint gave, and Checked
 	// how many outcomes were asked for (every winner, up to 100 others).
 	Claims  int `json:"claims"`
@@ -117,6 +121,7 @@ func (r *run) outcomes(ctx context.Context) {
 		}
 		lastTold = max(lastTold, v.cutoffAt.Load())
 	}
+	g.LateWinners = lateWinners(entrants, g.Cutoff)
 	if g.Winners != g.Prizes {
 		r.rep.fail("%d entrants hold a receipt at or before the cutoff %d, want exactly %d winners", g.Winners, g.Cutoff, g.Prizes)
 	}
@@ -124,6 +129,24 @@ func (r *run) outcomes(ctx context.Context) {
 		g.ToldMS = ms(time.Duration(max(lastTold-lastPrize.ackAt.Load(), 0)))
 	}
 	r.askOutcomes(ctx, entrants, g)
+}
+
+// lateWinners counts the winners who sent their entry after the first
+// loser sent theirs.
+func lateWinners(entrants []*viewer, cutoff uint64) int {
+	firstLoser := int64(-1)
+	for _, v := range entrants {
+		if v.seq.Load() > cutoff && (firstLoser < 0 || v.firstSent.Load() < firstLoser) {
+			firstLoser = v.firstSent.Load()
+		}
+	}
+	n := 0
+	for _, v := range entrants {
+		if firstLoser >= 0 && v.seq.Load() <= cutoff && v.firstSent.Load() > firstLoser {
+			n++
+		}
+	}
+	return n
 }
 
 // askOutcomes asks the server, as each winner and up to 100 others,

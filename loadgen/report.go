@@ -173,8 +173,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 			r.QueueAdmitted, r.QueueDrainSeconds, r.QueueAdmittedPerSecond, r.QueueRate, r.QueueLastCountedMS, r.QueueEarlyRefused)
 	}
 	if g := r.Giveaway; g != nil {
-		p("  giveaway  %d prizes, %d entries: %d won (receipts up to %d), %d lost; every entrant shown sold out %.1f ms after the last prize's answer; outcome asked %d times, %d claim codes",
-			g.Prizes, g.Entries, g.Winners, g.Cutoff, g.Lost, g.ToldMS, g.Checked, g.Claims)
+		p("  giveaway  %d prizes, %d entries: %d won (receipts up to %d), %d lost, %d winners sent after the first loser; every entrant shown sold out %.1f ms after the last prize's answer; outcome asked %d times, %d claim codes",
+			g.Prizes, g.Entries, g.Winners, g.Cutoff, g.Lost, g.LateWinners, g.ToldMS, g.Checked, g.Claims)
 	}
 	if r.TallyDurableMS > 0 {
 		p("  tally     nothing pending %.0f ms after the last ack", r.TallyDurableMS)
