@@ -29,6 +29,10 @@ type server struct {
 	entered map[string]bool
 	peers   []string // base URLs of the others
 	hc      *http.Client
+	delay   time.Duration
+	// soldOut is set once every other server answered an ask with none:
+	// shares only leave a server, so none will have any again.
+	soldOut bool
 }
 
 func (s *server) handler() http.Handler {
@@ -65,6 +69,10 @@ func (s *server) enter(ctx context.Context, user string) (bool, error) {
 		s.mu.Unlock()
 		return true, nil
 	}
+	if s.soldOut {
+		s.mu.Unlock()
+		return false, nil
+	}
 	s.mu.Unlock()
 	for _, p := range s.peers {
 		n, err := s.ask(ctx, p)
@@ -78,10 +86,16 @@ func (s *server) enter(ctx context.Context, user string) (bool, error) {
 			return true, nil
 		}
 	}
+	s.mu.Lock()
+	s.soldOut = true
+	s.mu.Unlock()
 	return false, nil
 }
 
 func (s *server) ask(ctx context.Context, peer string) (int, error) {
+	if s.delay > 0 {
+		time.Sleep(s.delay) // the link between regions, simulated
+	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, peer+"/share", nil)
 	res, err := s.hc.Do(req)
 	if err != nil {
@@ -100,6 +114,16 @@ func (s *server) ask(ctx context.Context, peer string) (int, error) {
 // Config is one run.
 type Config struct {
 	Entrants, Prizes, Servers, Concurrency int
+	// Rate paces the entrants, per second (0: as fast as the clients
+	// go): fairness is only measurable when arrivals are spread out.
+	Rate float64
+	// Skewed sends half the entrants to the first server and spreads the
+	// rest over the others (one region's audience is larger); zero
+	// value: round-robin, as even as shares can be.
+	Skewed bool
+	// PeerDelay is added to every ask of another server, standing for the
+	// link between regions (loopback has none); zero value: none.
+	PeerDelay time.Duration
 }
 
 // Result is what a run measured.
@@ -109,6 +133,9 @@ type Result struct {
 	Prizes         int     `json:"prizes"`
 	Servers        int     `json:"servers"`
 	Concurrency    int     `json:"concurrency"`
+	Rate           float64 `json:"rate"`
+	Skewed         bool    `json:"skewed"`
+	PeerDelayMS    float64 `json:"peer_delay_ms"`
 	Winners        int     `json:"winners"`
 	LateWinners    int     `json:"late_winners"`
 	Seconds        float64 `json:"seconds"`
@@ -142,7 +169,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		if i < c.Prizes%c.Servers {
 			share++
 		}
-		servers[i] = &server{stock: share, entered: map[string]bool{}, hc: hc}
+		servers[i] = &server{stock: share, entered: map[string]bool{}, hc: hc, delay: c.PeerDelay}
 		urls[i] = "http://" + ln.Addr().String()
 		h := &http.Server{Handler: servers[i].handler(), ReadHeaderTimeout: 10 * time.Second}
 		https = append(https, h)
@@ -165,7 +192,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		wg.Go(func() {
 			for i := range work {
 				sent[i] = int64(time.Since(start))
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[i%c.Servers]+"/enter?user=u"+strconv.Itoa(i), nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[serverOf(c, i)]+"/enter?user=u"+strconv.Itoa(i), nil)
 				res, err := hc.Do(req)
 				if err != nil {
 					errs <- err
@@ -187,6 +214,10 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	func() {
 		defer close(work)
 		for i := range c.Entrants {
+			if c.Rate > 0 {
+				// Pacing, not a wait for a condition: entrant i is due then.
+				time.Sleep(time.Until(start.Add(time.Duration(float64(i) / c.Rate * float64(time.Second)))))
+			}
 			select {
 			case work <- i:
 			case err := <-errs:
@@ -202,11 +233,22 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		return Result{}, fmt.Errorf("quota: an entry failed: %w", err)
 	default:
 	}
-	r := Result{Design: "quota", Entrants: c.Entrants, Prizes: c.Prizes, Servers: c.Servers, Concurrency: c.Concurrency,
+	r := Result{Design: "quota", Entrants: c.Entrants, Prizes: c.Prizes, Servers: c.Servers, Concurrency: c.Concurrency, Rate: c.Rate, Skewed: c.Skewed, PeerDelayMS: float64(c.PeerDelay) / float64(time.Millisecond),
 		Seconds: elapsed.Seconds(), EntriesPerSec: float64(c.Entrants) / elapsed.Seconds(), EntrantsPerSrv: c.Entrants / c.Servers}
 	r.Winners, r.LateWinners = Fairness(sent, won)
 	r.ExactlyPrizes = r.Winners == min(c.Prizes, c.Entrants)
 	return r, nil
+}
+
+// serverOf is where entrant i's entry goes.
+func serverOf(c Config, i int) int {
+	if !c.Skewed || c.Servers == 1 {
+		return i % c.Servers
+	}
+	if i%2 == 0 {
+		return 0
+	}
+	return 1 + (i/2)%(c.Servers-1)
 }
 
 // Fairness counts the winners, and the winners who sent their entry after
