@@ -101,6 +101,18 @@ func (h *Handler) certifyFailed(w http.ResponseWriter, p schema.Poll, err error)
 	writeError(w, http.StatusServiceUnavailable, "the certificate cannot be made now; try again shortly")
 }
 
+// tree reads a closed poll's export tree, or answers why it cannot.
+func (h *Handler) tree(w http.ResponseWriter, r *http.Request, p schema.Poll) (*certify.Tree, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), certifyWait)
+	defer cancel()
+	t, _, err := h.opts.Certificates.Tree(ctx, p)
+	if err != nil {
+		h.certifyFailed(w, p, err)
+		return nil, false
+	}
+	return t, true
+}
+
 func (h *Handler) certificate(w http.ResponseWriter, r *http.Request) {
 	p, ok := h.closedPoll(w, r)
 	if !ok {
@@ -127,11 +139,8 @@ func (h *Handler) receipt(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "seq must be the number of your receipt, a positive integer")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), certifyWait)
-	defer cancel()
-	t, _, err := h.opts.Certificates.Tree(ctx, p)
-	if err != nil {
-		h.certifyFailed(w, p, err)
+	t, ok := h.tree(w, r, p)
+	if !ok {
 		return
 	}
 	rc, err := t.Receipt(p.ID, seq)
@@ -148,11 +157,8 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), certifyWait)
-	defer cancel()
-	t, _, err := h.opts.Certificates.Tree(ctx, p)
-	if err != nil {
-		h.certifyFailed(w, p, err)
+	t, ok := h.tree(w, r, p)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
