@@ -254,9 +254,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []schema.Poll{}
+	admin := h.isAdmin(r)
 	for _, p := range h.opts.Catalog.List() {
 		if state == "" || string(p.State) == state {
-			out = append(out, public(p))
+			out = append(out, public(p, admin))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -268,7 +269,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "poll not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, public(p))
+	writeJSON(w, http.StatusOK, public(p, h.isAdmin(r)))
 }
 
 // settle waits until this node's catalog shows the poll as written, so a
@@ -288,10 +289,12 @@ func (h *Handler) settle(ctx context.Context, p schema.Poll) {
 }
 
 // public leaves out what only ingest needs.
-func public(p schema.Poll) schema.Poll {
+// public is a poll as the API shows it: a quiz's answer only to the
+// producer until it closes (viewers see it in the totals once sold out).
+func public(p schema.Poll, admin bool) schema.Poll {
 	p.Markers = nil
-	if p.State != schema.Closed {
-		p.Answer = nil // a quiz's answer shows in the totals once sold out
+	if p.State != schema.Closed && !admin {
+		p.Answer = nil
 	}
 	return p
 }

@@ -38,6 +38,10 @@ func TestGiveaway(t *testing.T) {
 	if public.Answer != nil {
 		t.Fatal("the quiz's answer is public while the giveaway runs")
 	}
+	var producer schema.Poll
+	if s.call("GET", "/api/polls/"+p.ID, nil, true, &producer); producer.Answer == nil || *producer.Answer != answer {
+		t.Fatalf("the producer is shown the quiz's answer as %v, want %d", producer.Answer, answer)
+	}
 	watcher := watch(s.dial(p.ID, "watcher"))
 	outcome := func(user string) (int, map[string]any) {
 		tok, _ := identity.Mint([]byte(testSecret), user, time.Hour)

@@ -2,9 +2,9 @@
 // admin token, the poll list, the create/edit form, open and close, live
 // totals, the votes/s chart and counters, the waiting room (its line and
 // admission rate), exports, a closed poll's results certificate (checked
-// here as on the verify page) and the embed snippet. Stats and the selected
-// poll's totals are polled once a second, each request starting only when
-// the previous one is done.
+// here as on the verify page), a giveaway's prizes, winners and cutoff,
+// and the embed snippet. Stats and the selected poll's totals are polled
+// once a second, each request starting only when the previous one is done.
 
 import { Locale, addText } from './i18n.js';
 import { ADMIN_TEXT } from './admintext.js';
@@ -208,6 +208,7 @@ async function tickResults() {
   const r = await api.results(p.id);
   const bars = $('bars');
   if (!bars || current()?.id !== p.id) return;
+  const revealed = renderGiveaway(p, r.giveaway);
   const counts = p.options.map((_, i) => Number(r.counts?.[i]) || 0);
   const pcts = percents(counts);
   const lang = locale.lang;
@@ -217,11 +218,31 @@ async function tickResults() {
     return el('li', {}, fill, el('span', { class: 'txt' }, o), el('span', { class: 'num' }, `${pcts[i]}% · ${formatNumber(counts[i], lang)}`));
   }));
   setText($('bars-total'), t('totalVotes', { n: formatNumber(r.total ?? counts.reduce((a, b) => a + b, 0), lang) }));
-  if (r.state && r.state !== p.state) {
-    p.state = r.state;
+  if ((r.state && r.state !== p.state) || revealed) {
+    p.state = r.state || p.state;
     renderList();
     renderDetail();
   }
+}
+
+// renderGiveaway fills a giveaway's figures from its totals: prizes,
+// winners, left, sold out and the last winning entry's number (the
+// cutoff: entries at or before it on the right answer won). It reports
+// whether the totals just showed a quiz's answer the poll did not have.
+function renderGiveaway(p, g) {
+  const box = $('gw-figures');
+  if (!box || !g) return false;
+  const lang = locale.lang;
+  const n = (x) => formatNumber(Number(x) || 0, lang);
+  setText($('gw-prizes'), n(g.prizes));
+  setText($('gw-winners'), n(g.winners));
+  setText($('gw-left'), n(g.left));
+  setText($('gw-sold'), t(g.sold_out ? 'gaYes' : 'gaNo'));
+  $('gw-sold').dataset.soldOut = String(!!g.sold_out);
+  setText($('gw-cutoff'), g.cutoff ? `#${g.cutoff}` : '–');
+  if (!Number.isInteger(g.answer) || Number.isInteger(p.answer)) return false;
+  p.answer = g.answer; // shown now that it is decided
+  return true;
 }
 
 function current() {
@@ -244,8 +265,12 @@ function renderList() {
   const sorted = [...polls].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
   list.replaceChildren(...sorted.map((p) => el('li', {},
     el('button', { type: 'button', class: 'poll-item', 'aria-current': String(p.id === selected), onclick: () => select(p.id) },
-      el('span', { class: 'txt' }, p.question),
+      el('span', { class: 'txt' }, p.question, p.kind === 'giveaway' ? el('span', { class: 'badge kind' }, prizesText(p)) : null),
       el('span', { class: 'badge', 'data-state': p.state }, stateText(p.state))))));
+}
+
+function prizesText(p) {
+  return p.prizes === 1 ? t('gaRules1') : t('gaRules', { n: formatNumber(p.prizes || 0, locale.lang) });
 }
 
 function stateText(s) {
@@ -256,7 +281,7 @@ function stateText(s) {
 // the once-a-second ticks only touch the totals inside it.
 function renderDetail() {
   const p = current();
-  const key = selected === 'new' ? 'new' : p ? JSON.stringify([p.id, p.state, p.question, p.options, p.votes_per_user, p.allow_change, p.results, locale.lang]) : 'none';
+  const key = selected === 'new' ? 'new' : p ? JSON.stringify([p.id, p.state, p.question, p.options, p.votes_per_user, p.allow_change, p.results, p.kind, p.prizes, p.answer, locale.lang]) : 'none';
   if (key === detailKey) return;
   detailKey = key;
   if (selected === 'new' || !p) {
@@ -267,7 +292,11 @@ function renderDetail() {
   const lang = locale.lang;
   const when = (k, v) => (v ? `${t(k)} ${new Date(v).toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-US')}` : '');
   const meta = [when('created_at', p.created_at), when('opened_at', p.opened_at), when('closed_at', p.closed_at)].filter(Boolean).join(' · ');
-  const rules = `${t('votesPerUser')}: ${p.votes_per_user || 1} · ${t('results')}: ${t(p.results === 'hidden' ? 'resultsHidden' : 'resultsLive')}${p.allow_change ? ` · ${t('allowChange')}` : ''}`;
+  const giveaway = p.kind === 'giveaway';
+  const answer = giveaway && Number.isInteger(p.answer) ? ` · ${t('gaAnswerIs', { option: p.options[p.answer] ?? p.answer + 1 })}` : '';
+  const rules = giveaway
+    ? `${prizesText(p)}${answer} · ${t('results')}: ${t(p.results === 'hidden' ? 'resultsHidden' : 'resultsLive')}`
+    : `${t('votesPerUser')}: ${p.votes_per_user || 1} · ${t('results')}: ${t(p.results === 'hidden' ? 'resultsHidden' : 'resultsLive')}${p.allow_change ? ` · ${t('allowChange')}` : ''}`;
   const actions = el('div', { class: 'actions' });
   if (p.state === 'draft') actions.append(el('button', { type: 'button', class: 'primary', id: 'open-poll', onclick: () => act(api.openPoll(p.id)) }, t('open')));
   if (p.state === 'open' || p.state === 'closing') {
@@ -287,6 +316,7 @@ function renderDetail() {
     form.load(p);
     parts.push(form.form);
   } else {
+    if (giveaway) parts.push(giveawayBlock(p));
     parts.push(
       el('h3', {}, t('liveTotals')),
       el('ul', { class: 'bars', id: 'bars' }),
@@ -331,6 +361,18 @@ async function showCertificate(id, tries) {
     el('a', { href: `/verify?poll=${encodeURIComponent(id)}`, target: '_blank', rel: 'noopener' }, `${t('certPublicPage')} ↗`));
   box.replaceChildren(head, verdict(c.checks, t), checkList(c.checks, t),
     ...(c.payload ? facts(c.payload, t, locale.lang) : []), actions);
+}
+
+function giveawayBlock(p) {
+  const fig = (key, id, value = '–') => el('div', {}, el('dt', {}, t(key)), el('dd', { id }, value));
+  return el('section', { class: 'gw-panel', 'aria-labelledby': 'gw-h' },
+    el('h3', { id: 'gw-h' }, t('gaTitle')),
+    el('dl', { class: 'figures', id: 'gw-figures' },
+      fig('gaPrizes', 'gw-prizes', formatNumber(p.prizes || 0, locale.lang)),
+      fig('gaWinners', 'gw-winners'),
+      fig('gaLeft', 'gw-left'),
+      fig('gaSoldOut', 'gw-sold'),
+      fig('gaCutoff', 'gw-cutoff')));
 }
 
 function embedBlock(p) {

@@ -6,16 +6,21 @@
 // viewer waits in line (waitroom.js) and its votes go over HTTP meanwhile.
 // A counted vote's receipt number is kept (receipts.js) and shown, with a
 // link to check it in the results certificate once the poll is closed.
+// In a giveaway the receipt and the totals frame tell the entrant whether
+// it won (giveaway.js); a winner asks the server, as itself, for its rank
+// and claim code when it presses the button.
 
 import { Ballot, COUNTED } from './ballot.js';
 import { Backoff } from './backoff.js';
 import { PollView } from './pollview.js';
 import { PollSocket, socketURL } from './socket.js';
 import { loadReceipts, addReceipt, saveReceipts } from './receipts.js';
-import { WaitingRoom } from './waitroom.js';
+import { WaitingRoom, identityQuery } from './waitroom.js';
+import { fetchOutcome } from './giveaway.js';
 
 const TOTALS_ANNOUNCE_MS = 15000; // a screen reader hears totals at most this often
 const LINE_ANNOUNCE_MS = 10000; // and its place in line at most this often
+const CLAIM_RETRY_MS = [1000, 2000, 4000, 8000]; // asking again while the server has not decided
 
 // session (sessionStorage or null) keeps a waiting-room ticket across reloads.
 export function startPollPage({ root, id, token = '', locale, store = null, session = null, onRender = () => {} }) {
@@ -32,8 +37,10 @@ export function startPollPage({ root, id, token = '', locale, store = null, sess
   let lineSaid = '';
   let lineSaidAt = 0;
   let wasInLine = false;
+  let claim = { phase: 'idle' }; // a giveaway winner's outcome from the server
+  let claimTimer = 0;
 
-  const view = new PollView(root, locale, vote);
+  const view = new PollView(root, locale, vote, askClaim);
   const storeKey = `votecast.ballot.${id}`;
   let receipts = loadReceipts(store, id);
   const socket = new PollSocket(socketURL(location, id, token), {
@@ -194,6 +201,26 @@ export function startPollPage({ root, id, token = '', locale, store = null, sess
     render();
   }
 
+  // askClaim fetches the viewer's outcome (rank and claim code) as the
+  // socket's identity. The frame may have told the page it won a moment
+  // before the server's winners are read: a 409 is asked again shortly.
+  async function askClaim(tries = 0) {
+    if (claim.phase === 'loading' || claim.phase === 'done') return;
+    clearTimeout(claimTimer);
+    claim = { phase: 'loading' };
+    render();
+    const r = await fetchOutcome(id, identityQuery(socket.url));
+    if (r.undecided) {
+      claim = { phase: 'undecided' };
+      if (tries < CLAIM_RETRY_MS.length) claimTimer = setTimeout(() => askClaim(tries + 1), CLAIM_RETRY_MS[tries]);
+    } else if (r.error !== undefined) {
+      claim = { phase: 'error', status: r.error };
+    } else {
+      claim = { phase: 'done', ...r, code: r.claim || '' };
+    }
+    render();
+  }
+
   function scheduleRetry() {
     clearTimeout(retryTimer);
     const at = ballot.nextRetryAt();
@@ -211,7 +238,7 @@ export function startPollPage({ root, id, token = '', locale, store = null, sess
     const now = Date.now();
     const feedback = ballot.feedback(now, connected || room.inLine);
     const line = room.inLine ? { phase: room.phase, early: room.early, ...room.estimate(), start: room.start } : null;
-    view.render({ poll, results, ballot, feedback, connected, everConnected, line, receipts });
+    view.render({ poll, results, ballot, feedback, connected, everConnected, line, receipts, claim });
     announceLine(line, now);
     // A retry countdown needs a tick each second; nothing else does.
     clearTimeout(tick);

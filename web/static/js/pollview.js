@@ -1,11 +1,13 @@
 // pollview: draws one poll (question, option buttons, result bars, the
 // viewer's feedback) and keeps it up to date in place, so bars animate and
-// keyboard focus stays where it was. It reads state and calls onVote; the
-// decisions live in pollpage.js and ballot.js.
+// keyboard focus stays where it was. It reads state and calls onVote (and
+// onClaim, a giveaway winner asking for its claim code); the decisions
+// live in pollpage.js, ballot.js and giveaway.js.
 
 import { el, setText } from './dom.js';
 import { percents, formatNumber, waitParts } from './format.js';
 import { verifyURL } from './receipts.js';
+import { giveawayOf, entryOf, outcome, WON, LOST } from './giveaway.js';
 
 // shapeKey changes when the poll's text does, which rebuilds the DOM.
 function shapeKey(poll) {
@@ -13,10 +15,11 @@ function shapeKey(poll) {
 }
 
 export class PollView {
-  constructor(root, locale, onVote) {
+  constructor(root, locale, onVote, onClaim = () => {}) {
     this.root = root;
     this.locale = locale;
     this.onVote = onVote;
+    this.onClaim = onClaim;
     this.built = null; // the poll id and option count the DOM was built for
   }
 
@@ -29,6 +32,7 @@ export class PollView {
 
   build(poll) {
     this.badge = el('span', { class: 'badge' });
+    this.kind = el('span', { class: 'badge kind', hidden: true });
     this.conn = el('span', { class: 'conn', role: 'status', hidden: true });
     this.question = el('h1', { class: 'q', id: 'poll-q' }, poll.question);
     // The waiting room: where the viewer stands in line. Its text is not
@@ -48,9 +52,10 @@ export class PollView {
       const label = el('span', { class: 'txt' }, text);
       const num = el('span', { class: 'num' });
       const mine = el('span', { class: 'mine', hidden: true });
-      const vote = el('button', { type: 'button', class: 'vote', onclick: () => this.onVote(i, 1) }, fill, label, mine, num);
+      const right = el('span', { class: 'right-mark', hidden: true });
+      const vote = el('button', { type: 'button', class: 'vote', onclick: () => this.onVote(i, 1) }, fill, label, right, mine, num);
       const minus = el('button', { type: 'button', class: 'minus', hidden: true, onclick: () => this.onVote(i, -1) }, '−');
-      return { li: el('li', { class: 'opt' }, vote, minus), vote, minus, fill, label, num, mine, text };
+      return { li: el('li', { class: 'opt' }, vote, minus), vote, minus, fill, label, num, mine, right, text };
     });
     this.list = el('ol', { class: 'opts', 'aria-labelledby': 'poll-q' }, ...this.rows.map((r) => r.li));
     this.status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
@@ -59,9 +64,10 @@ export class PollView {
     this.total = el('p', { class: 'total' });
     this.announcer = el('p', { class: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' });
     this.lineLive = el('p', { class: 'sr-only line-live', 'aria-live': 'polite' });
+    this.buildGiveaway();
     this.root.replaceChildren(el('article', { class: 'poll' },
-      el('div', { class: 'head' }, this.badge, this.conn),
-      this.question, this.line, this.left, this.list, this.status, this.receipt, this.note, this.total, this.announcer, this.lineLive));
+      el('div', { class: 'head' }, this.badge, this.kind, this.conn),
+      this.question, this.line, this.left, this.gw, this.list, this.status, this.receipt, this.gwResult, this.note, this.total, this.announcer, this.lineLive));
     this.root.removeAttribute('aria-busy');
     this.shown = '';
     this.built = shapeKey(poll);
@@ -80,6 +86,9 @@ export class PollView {
 
     setText(this.badge, t({ draft: 'stateDraft', open: 'stateOpen', closing: 'stateClosing', closed: 'stateClosed' }[state] || 'stateOpen'));
     this.badge.dataset.state = state;
+    const giveaway = poll.kind === 'giveaway' || !!results?.giveaway;
+    this.kind.hidden = !giveaway;
+    setText(this.kind, t('gwBadge'));
     this.conn.hidden = s.connected || !s.everConnected || state === 'closed' || !!s.line;
     setText(this.conn, t('offline'));
     this.renderLine(s.line);
@@ -123,11 +132,109 @@ export class PollView {
     this.status.dataset.kind = fb ? fb.key : state;
 
     this.renderReceipts(poll.id, s.receipts || [], state === 'closed');
+    this.renderGiveaway(giveaway, poll, results, s.receipts || [], s.claim);
     this.note.hidden = !hidden || state === 'closed' || poll.results !== 'hidden';
     setText(this.note, t('hiddenNote'));
     const total = hidden ? 0 : Number(results.total ?? counts.reduce((a, b) => a + b, 0));
     this.total.hidden = hidden;
     setText(this.total, (state === 'closed' ? t('finalResults') + ' · ' : '') + (total === 1 ? t('totalVote1') : t('totalVotes', { n: formatNumber(total, lang) })));
+  }
+
+  // buildGiveaway makes a giveaway's parts: the prizes left (a line and
+  // a bar, not live: they change every tick), "Sold out" and the
+  // entrant's outcome (each a polite live region, said once when it
+  // changes), a quiz's answer once shown, and a winner's claim code.
+  buildGiveaway() {
+    this.gwLeft = el('p', { class: 'gw-left' });
+    this.gwBar = el('progress', { class: 'gw-bar', max: '1', value: '0' });
+    this.gwSold = el('p', { class: 'gw-sold', role: 'status', 'aria-live': 'polite' });
+    this.gwAnswer = el('p', { class: 'gw-answer', hidden: true });
+    this.gw = el('section', { class: 'gw', hidden: true }, this.gwLeft, this.gwBar, this.gwSold, this.gwAnswer);
+    this.gwText = el('p', { class: 'gw-text', role: 'status', 'aria-live': 'polite' });
+    this.claimBtn = el('button', { type: 'button', class: 'claim-btn', hidden: true, onclick: () => this.onClaim() });
+    this.claimMsg = el('p', { class: 'claim-msg', hidden: true });
+    this.claimCode = el('input', { class: 'claim-code', id: 'claim-code', readonly: true, spellcheck: 'false', autocomplete: 'off' });
+    this.claimLabel = el('label', { class: 'claim-label', for: 'claim-code' });
+    this.claimCopy = el('button', { type: 'button', class: 'claim-copy', onclick: () => this.copyClaim() });
+    this.claimHelp = el('p', { class: 'claim-help' });
+    this.claimBox = el('div', { class: 'claim', hidden: true }, this.claimLabel, el('div', { class: 'claim-row' }, this.claimCode, this.claimCopy), this.claimHelp);
+    this.gwResult = el('section', { class: 'gw-result', hidden: true }, this.gwText, this.claimBtn, this.claimMsg, this.claimBox);
+    this.copied = false;
+  }
+
+  // renderGiveaway draws where a giveaway stands and, for an entrant (its
+  // receipt), its outcome. claim is pollpage's {phase: 'idle'|'loading'|
+  // 'undecided'|'error'|'done', won, rank, code, status}.
+  renderGiveaway(giveaway, poll, results, receipts, claim = { phase: 'idle' }) {
+    this.gw.hidden = !giveaway;
+    if (!giveaway) {
+      this.gwResult.hidden = true;
+      return;
+    }
+    const t = (k, p) => this.locale.t(k, p);
+    const lang = this.locale.lang;
+    const g = giveawayOf(results);
+    const prizes = g?.prizes || Number(poll.prizes) || 0;
+    const n = (x) => formatNumber(x, lang);
+    setText(this.gwLeft, g ? t(prizes === 1 ? 'gwLeftOf1' : 'gwLeft', { n: n(g.left), total: n(prizes) }) : t(prizes === 1 ? 'gwPrize1' : 'gwPrizes', { n: n(prizes) }));
+    this.gw.dataset.soldOut = String(!!g?.soldOut);
+    this.gwBar.max = Math.max(1, prizes);
+    this.gwBar.value = g ? Math.min(prizes, g.winners) : 0;
+    this.gwBar.setAttribute('aria-label', t('gwBar'));
+    setText(this.gwSold, g?.soldOut ? t('gwSoldOut') : '');
+    const answer = g?.answer ?? null;
+    const known = answer !== null && answer < poll.options.length;
+    this.gwAnswer.hidden = !known;
+    setText(this.gwAnswer, known ? t('gwAnswer', { option: poll.options[answer] }) : '');
+    this.rows.forEach((r, i) => {
+      r.li.classList.toggle('answer', known && i === answer);
+      r.right.hidden = !(known && i === answer);
+      setText(r.right, t('gwRight'));
+    });
+
+    const entry = entryOf(receipts);
+    this.gwResult.hidden = !entry;
+    if (!entry) return;
+    let out = outcome(results, entry);
+    // The server has the last word: a claim answered "not won" is a loss.
+    if (out === WON && claim.phase === 'done' && !claim.won) out = LOST;
+    this.gwResult.dataset.outcome = out;
+    const rank = out === WON && claim.phase === 'done' ? claim.rank : 0;
+    setText(this.gwText, t({ [WON]: rank ? 'gwWonRank' : 'gwWon', [LOST]: 'gwLost' }[out] || 'gwEntered', { n: n(rank) }));
+    const won = out === WON;
+    const done = won && claim.phase === 'done';
+    const focused = document.activeElement === this.claimBtn;
+    this.claimBtn.hidden = !won || done;
+    // aria-disabled, not disabled: the button keeps keyboard focus.
+    this.claimBtn.setAttribute('aria-disabled', String(claim.phase === 'loading'));
+    setText(this.claimBtn, t(claim.phase === 'loading' ? 'gwClaimLoading' : 'gwClaimShow'));
+    const msg = won && { undecided: 'gwClaimUndecided', error: 'gwClaimFailed' }[claim.phase];
+    this.claimMsg.hidden = !msg;
+    setText(this.claimMsg, msg ? t(msg, { status: claim.status || t('gwNetwork') }) : '');
+    this.claimBox.hidden = !done;
+    if (done && this.claimCode.value !== claim.code) this.claimCode.value = claim.code;
+    if (done && focused) this.claimCode.focus(); // the button it had is gone
+    setText(this.claimLabel, t('gwClaimLabel'));
+    setText(this.claimCopy, t(this.copied ? 'gwCopied' : 'gwCopy'));
+    setText(this.claimHelp, t('gwClaimHelp'));
+  }
+
+  async copyClaim() {
+    const code = this.claimCode.value;
+    try {
+      await navigator.clipboard.writeText(code);
+    } catch {
+      // No clipboard API here (a partner's frame without clipboard-write):
+      // select the code so the viewer can copy it themself.
+      this.claimCode.select();
+      try { document.execCommand('copy'); } catch { /* selected is enough */ }
+    }
+    this.copied = true;
+    setText(this.claimCopy, this.locale.t('gwCopied'));
+    setTimeout(() => {
+      this.copied = false;
+      setText(this.claimCopy, this.locale.t('gwCopy'));
+    }, 2000);
   }
 
   // renderReceipts shows the numbers of the viewer's counted votes and,
