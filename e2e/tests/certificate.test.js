@@ -5,24 +5,20 @@
 // the wire (its option, or one proof hash) fail their check: the checks
 // are real. The dashboard shows the certificate and downloads the export.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Server, ADMIN_TOKEN } from '../lib/server.js';
-import { launch, newPage } from '../lib/browser.js';
+import { ADMIN_TOKEN } from '../lib/server.js';
+import { newPage } from '../lib/browser.js';
+import { serverAndBrowser } from '../lib/setup.js';
 
 let server;
 let browser;
 let closed = null; // {poll, seq, payload}: the poll the first test voted in and closed
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 const checksOf = (page) => page.locator('.check').evaluateAll((ls) => ls.map((l) => [l.dataset.check, l.dataset.ok]));

@@ -2,23 +2,19 @@
 // vote arrive (totals, counters, chart), closes it and exports results.
 // The token stays out of URLs and is kept in sessionStorage only.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Server, ADMIN_TOKEN } from '../lib/server.js';
-import { launch, newPage } from '../lib/browser.js';
+import { ADMIN_TOKEN } from '../lib/server.js';
+import { newPage } from '../lib/browser.js';
+import { serverAndBrowser } from '../lib/setup.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('producer creates, edits, opens and closes a poll from the dashboard', async () => {

@@ -8,23 +8,19 @@
 // and shows the server's message for 0 prizes. A giveaway closed before
 // it sells out gives every entry a prize.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, ADMIN_TOKEN } from '../lib/server.js';
-import { launch, newPage } from '../lib/browser.js';
+import { ADMIN_TOKEN } from '../lib/server.js';
+import { newPage } from '../lib/browser.js';
+import { serverAndBrowser } from '../lib/setup.js';
 
 let server;
 let browser;
 let quiz = null; // {poll, seqs}: the giveaway the first test sold out
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 const CLAIM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;

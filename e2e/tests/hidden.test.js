@@ -1,22 +1,17 @@
 // Hidden results stay hidden while the poll is open; at close every page
 // gets the final totals over its WebSocket, with no HTTP request at all.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server } from '../lib/server.js';
-import { launch, newPage } from '../lib/browser.js';
+import { newPage } from '../lib/browser.js';
+import { serverAndBrowser } from '../lib/setup.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('hidden until close, then final totals on every page with zero requests', async () => {

@@ -4,23 +4,18 @@
 // a second copy of the vote would be a second valid vote unless the key
 // deduplicates it.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server } from '../lib/server.js';
-import { launch, newPage } from '../lib/browser.js';
+import { newPage } from '../lib/browser.js';
 import { waitFor } from '../lib/wait.js';
+import { serverAndBrowser } from '../lib/setup.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('an unacked vote is resent with the same key after a restart and counted once', async () => {

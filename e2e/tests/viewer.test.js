@@ -1,22 +1,17 @@
 // A viewer votes and sees "counted"; the totals move in a second viewer's
 // page; keyboard voting, the Korean switch and a 320 px screen work.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server } from '../lib/server.js';
-import { launch, newPage } from '../lib/browser.js';
+import { newPage } from '../lib/browser.js';
+import { serverAndBrowser } from '../lib/setup.js';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('a vote is counted and shows up in a second viewer\'s totals', async () => {
