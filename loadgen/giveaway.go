@@ -215,16 +215,5 @@ func (r *run) askOutcomes(ctx context.Context, entrants []*viewer, g *GiveawayRe
 
 // openGiveaway creates and opens a giveaway with n options and prizes.
 func (t *target) openGiveaway(ctx context.Context, n, prizes int) (schema.Poll, error) {
-	spec := schema.PollSpec{Kind: schema.KindGiveaway, Prizes: prizes, Question: "votecast load: the first " + strconv.Itoa(prizes) + " win", Results: schema.ResultsLive}
-	for i := range n {
-		spec.Options = append(spec.Options, "option "+strconv.Itoa(i+1))
-	}
-	var p schema.Poll
-	if err := t.do(ctx, "POST", "/api/polls", spec, &p); err != nil {
-		return p, fmt.Errorf("create giveaway: %w", err)
-	}
-	if err := t.do(ctx, "POST", "/api/polls/"+p.ID+"/open", nil, &p); err != nil {
-		return p, fmt.Errorf("open giveaway: %w", err)
-	}
-	return p, nil
+	return t.open(ctx, schema.PollSpec{Kind: schema.KindGiveaway, Prizes: prizes, Question: "votecast load: the first " + strconv.Itoa(prizes) + " win"}, n)
 }

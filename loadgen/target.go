@@ -60,7 +60,13 @@ func (t *target) do(ctx context.Context, method, path string, body, out any) err
 
 // openPoll creates and opens a poll with n options and live results.
 func (t *target) openPoll(ctx context.Context, n int) (schema.Poll, error) {
-	spec := schema.PollSpec{Question: "votecast load: which one?", Results: schema.ResultsLive}
+	return t.open(ctx, schema.PollSpec{Question: "votecast load: which one?"}, n)
+}
+
+// open creates a poll from spec with n options and live results, and
+// opens it.
+func (t *target) open(ctx context.Context, spec schema.PollSpec, n int) (schema.Poll, error) {
+	spec.Results = schema.ResultsLive
 	for i := range n {
 		spec.Options = append(spec.Options, "option "+strconv.Itoa(i+1))
 	}
