@@ -96,6 +96,7 @@ type Hub struct {
 	held      map[shardKey][]heldSnapshot
 	warned    map[shardKey]struct{}
 	wake      chan struct{} // a snapshot is held: Run refreshes
+	urgent    chan struct{} // a giveaway sold out: Run fans out at once
 
 	// Reused by fanOut between rounds (only Run's goroutine calls it).
 	round []offer
@@ -147,7 +148,7 @@ func New(opts Options) (*Hub, error) {
 	}
 	h := &Hub{
 		opts: opts, log: opts.Logger.With("role", "broadcast"), polls: map[string]*pollTotals{},
-		held: map[shardKey][]heldSnapshot{}, warned: map[shardKey]struct{}{}, wake: make(chan struct{}, 1),
+		held: map[shardKey][]heldSnapshot{}, warned: map[shardKey]struct{}{}, wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
 		viewers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "votecast_broadcast_viewers", Help: "Viewer connections subscribed to totals."}),
 		frames:  prometheus.NewCounter(prometheus.CounterOpts{Name: "votecast_broadcast_frames_total", Help: "Results frames offered to viewers."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "votecast_broadcast_snapshots_ignored_total", Help: "Snapshots ignored for a sequence beyond the votes log."}),
@@ -196,6 +197,12 @@ func (h *Hub) Run(ctx context.Context) error {
 			rf.kick(ctx)
 		case res := <-rf.done:
 			rf.finish(ctx, res)
+		case <-h.urgent:
+			// A giveaway just sold out: every entrant learns its outcome
+			// from this frame, so it goes now, not after an interval a
+			// spike has stretched. Once per giveaway.
+			h.lastSent = time.Now()
+			h.fanOut()
 		case now := <-t.C:
 			if now.Sub(h.lastSent) >= h.interval() {
 				h.lastSent = now
@@ -228,11 +235,18 @@ func (h *Hub) apply(s schema.Snapshot) {
 // caller holds h.mu.
 func (h *Hub) store(s schema.Snapshot) {
 	p := h.poll(s.Poll)
-	if old, ok := p.shards[s.Shard]; ok && old.Seq > s.Seq {
+	old, ok := p.shards[s.Shard]
+	if ok && old.Seq > s.Seq {
 		return
 	}
 	p.shards[s.Shard] = s
 	p.dirty = true
+	if s.Cutoff > 0 && old.Cutoff == 0 {
+		select {
+		case h.urgent <- struct{}{}:
+		default: // a fan-out is due already
+		}
+	}
 }
 
 // PollChanged marks a poll for a new frame: its state or visibility moved.

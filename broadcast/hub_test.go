@@ -198,3 +198,17 @@ func TestIntervalStretchesWithTheAudience(t *testing.T) {
 		}
 	}
 }
+
+// A giveaway's sold-out snapshot goes out at once, however long the
+// interval: entrants learn their outcome from it.
+func TestSoldOutGoesOutAtOnce(t *testing.T) {
+	env := natstest.Start(t, "")
+	poll := schema.Poll{ID: schema.NewPollID(), Kind: schema.KindGiveaway, Prizes: 2, Options: []string{"a", "b"}, State: schema.Open, Results: schema.ResultsLive, Shards: 1}
+	h := runHub(t, Options{JS: env.JS, Polls: polls{poll.ID: poll}, Interval: time.Hour, MaxInterval: time.Hour})
+	var s sink
+	_, unsubscribe := h.Subscribe(poll.ID, &s)
+	defer unsubscribe()
+	last := appendVotes(t, env.JS, 3)
+	publishSnapshot(t, env.JS, schema.Snapshot{Poll: poll.ID, Shard: 0, Seq: last, Counts: []int64{3, 0}, Winners: 2, Cutoff: last - 1})
+	s.waitFor(t, `"sold_out":true`)
+}
