@@ -249,6 +249,20 @@ func (h *Hub) store(s schema.Snapshot) {
 	}
 }
 
+// Cutoff is a giveaway's last winning entry's sequence once it is sold
+// out, 0 before (and for any other poll).
+func (h *Hub) Cutoff(id string) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var c uint64
+	if p := h.polls[id]; p != nil {
+		for _, s := range p.shards {
+			c = max(c, s.Cutoff)
+		}
+	}
+	return c
+}
+
 // PollChanged marks a poll for a new frame: its state or visibility moved.
 func (h *Hub) PollChanged(p schema.Poll) {
 	h.mu.Lock()

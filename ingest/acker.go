@@ -48,7 +48,7 @@ func (s *Server) ackLoop() {
 				go func() { p.v.complete(p, p.v.resolve(ack, p.poll, p.shard, p.f)) }()
 				continue
 			}
-			a = schema.Ack{ID: p.f.ID, Status: schema.StatusAccepted, Seq: ack.Sequence}
+			a = schema.Ack{ID: p.f.ID, Status: schema.StatusAccepted, Seq: ack.Sequence, Reason: s.soldOut(&p.poll, ack.Sequence)}
 		case <-p.fut.Err():
 			a = schema.Ack{ID: p.f.ID, Status: schema.StatusRetry, Reason: "vote log unavailable", RetryAfterMS: 500 + rand.IntN(1000)}
 		case <-timer.C:
@@ -60,6 +60,20 @@ func (s *Server) ackLoop() {
 		}
 		p.v.complete(p, a)
 	}
+}
+
+// soldOut is the reason an accepted entry of a giveaway comes with once
+// every prize is won: "sold out", it is in and lost. It was still written:
+// the frame may be the resend of an entry the log holds, which must not
+// be told rejected.
+func (s *Server) soldOut(p *schema.Poll, seq uint64) string {
+	if !p.Giveaway() || s.opts.Cutoff == nil {
+		return ""
+	}
+	if c := s.opts.Cutoff(p.ID); c > 0 && seq > c {
+		return "sold out"
+	}
+	return ""
 }
 
 // stillOpen reports whether the poll is open now: then a PubAck means

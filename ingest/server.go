@@ -54,6 +54,10 @@ type Options struct {
 	// never told rejected, and the client keeps it pending.
 	// Zero value: votes are taken.
 	RefuseVotes string
+	// Cutoff returns a giveaway's last winning entry's sequence once it is
+	// sold out (0 before): an entry accepted past it is told "sold out"
+	// with its receipt. Zero value: entries are told nothing more.
+	Cutoff func(poll string) uint64
 	// Ballots answers, for a closed poll, whether a resent vote was
 	// counted; zero value: every frame for a closed poll is answered
 	// rejected, even the resend of a vote that counted.

@@ -357,6 +357,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 	}
 	if hub != nil {
 		ingOpts.Feed = hub // an interface holding a nil *Hub would not be nil
+		ingOpts.Cutoff = hub.Cutoff
 	}
 	if opts.Roles.Has(Ingest) {
 		ingOpts.Ballots = tally.BallotClient{NC: opts.NC}

@@ -136,10 +136,11 @@ func TestGiveaway(t *testing.T) {
 		}
 	}
 
-	// A late entrant is taken, at a sequence past the cutoff: lost.
+	// A late entrant is taken, at a sequence past the cutoff, and told at
+	// once it is sold out.
 	late := s.dial(p.ID, "late")
-	if a, err := late.tryAck("e", answer, 1); err != nil || a.status != schema.StatusAccepted || a.seq <= cutoff {
-		t.Fatalf("late entry: %+v %v, want accepted after %d", a, err, cutoff)
+	if a, err := late.tryAck("e", answer, 1); err != nil || a.status != schema.StatusAccepted || a.reason != "sold out" || a.seq <= cutoff {
+		t.Fatalf("late entry: %+v %v, want accepted, sold out, after %d", a, err, cutoff)
 	}
 
 	// recount reproduces the winners from the log.
