@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/tally"
 )
@@ -118,8 +119,15 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 // promise is that viewers see the true totals within a second.
 func publishedTotals(ctx context.Context, link *natsLink, poll schema.Poll, want []int64) ([]int64, map[string]schema.Snapshot, error) {
 	deadline := time.Now().Add(time.Second)
+	errDeadline := time.Now().Add(readPollWait) // a cluster electing leaders
 	for {
-		snaps, err := tally.LastSnapshots(ctx, link.js, poll)
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		snaps, err := tally.LastSnapshots(tctx, link.js, poll)
+		cancel()
+		if err != nil && natsnode.Transient(err) && time.Now().Before(errDeadline) && ctx.Err() == nil {
+			time.Sleep(250 * time.Millisecond) // JetStream's own election: nothing to wait on
+			continue
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -155,7 +163,27 @@ func recountLog(ctx context.Context, link *natsLink, poll schema.Poll, until tim
 	}
 }
 
+// readPoll reads a poll's definition. Each try has its own deadline and a
+// try that fails the way an electing cluster does is made again: a
+// request sent while the polls bucket has no leader is never answered,
+// and would otherwise hold the whole command's deadline (TestNoQuorum
+// met it just after two of three NATS nodes came back).
 func readPoll(ctx context.Context, js jetstream.JetStream, id string) (schema.Poll, error) {
+	var p schema.Poll
+	err := natsnode.Retry(ctx, readPollWait, func() error {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var err error
+		p, err = readPollOnce(tctx, js, id)
+		return err
+	})
+	return p, err
+}
+
+// readPollWait bounds readPoll's tries.
+const readPollWait = time.Minute
+
+func readPollOnce(ctx context.Context, js jetstream.JetStream, id string) (schema.Poll, error) {
 	kv, err := js.KeyValue(ctx, schema.PollsBucket)
 	if err != nil {
 		return schema.Poll{}, fmt.Errorf("open polls bucket: %w", err)
