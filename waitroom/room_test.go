@@ -86,7 +86,9 @@ func TestAdmissionInOrderAndOnce(t *testing.T) {
 	if _, err := a.SetRate(ctx, 20); err != nil {
 		t.Fatal(err)
 	}
-	await.Until(t, 5*time.Second, "everyone let in", func() bool { return b.State().Serving == 6 })
+	// Each edge learns the serving position from its own watch of the
+	// bucket: wait for both, then ask.
+	await.Until(t, 5*time.Second, "everyone let in, as both edges see it", func() bool { return a.State().Serving == 6 && b.State().Serving == 6 })
 	if a.Queueing() || b.State().Admitted != 6 {
 		t.Fatalf("all six let in, yet queueing %v, admitted %d", a.Queueing(), b.State().Admitted)
 	}
