@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,6 +89,7 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 		return err
 	}
 	match := slices.Equal(rc.Counts, stored.Counts) && slices.Equal(rc.Counts, published)
+	var giveaway bytes.Buffer
 	if poll.Giveaway() {
 		// The winners viewers are shown must be the log's.
 		var winners int64
@@ -95,16 +97,17 @@ func recount(ctx context.Context, c recountConfig, out io.Writer) error {
 		for _, s := range snaps {
 			winners, cutoff = winners+s.Winners, max(cutoff, s.Cutoff)
 		}
-		fmt.Fprintf(out, "giveaway: %d prizes; log: %d winners, last winning entry at %d; published: %d winners, %d\n",
+		fmt.Fprintf(&giveaway, "giveaway: %d prizes; log: %d winners, last winning entry at %d; published: %d winners, %d\n",
 			poll.Prizes, len(rc.Winners), rc.Cutoff, winners, cutoff)
 		match = match && winners == int64(len(rc.Winners)) && cutoff == rc.Cutoff
 		if c.winners {
 			for i, w := range rc.Winners {
-				fmt.Fprintf(out, "winner %d: entry %d, user %s\n", i+1, w.Seq, w.User)
+				fmt.Fprintf(&giveaway, "winner %d: entry %d, user %s\n", i+1, w.Seq, w.User)
 			}
 		}
 	}
 	printRecount(out, poll, rc, stored, published, until, match)
+	_, _ = giveaway.WriteTo(out)
 	if !match && until.IsZero() {
 		printShards(out, poll, rc, stored, snaps)
 	}
