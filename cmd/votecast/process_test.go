@@ -55,13 +55,24 @@ func removeBinary() {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		// The kernel may hand a port just closed out again: two nodes
+		// given one port cannot both start (.ci/run met it with the
+		// chaos cluster's route ports).
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+// handedOut are the ports freePort gave in this test binary.
+var handedOut sync.Map
 
 // process is a `votecast serve` child process.
 type process struct {
