@@ -61,13 +61,23 @@ func (s *logSink) logger(node string) *slog.Logger {
 // known before the nodes start, as an operator writes them.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		// The kernel may hand a port just closed out again; two nodes
+		// on one port cannot both start.
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+// handedOut are the addresses freeAddr gave in this test binary.
+var handedOut sync.Map
 
 // cluster is three nodes on loopback, each with its own directory.
 type cluster struct {
