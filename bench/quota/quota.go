@@ -184,44 +184,66 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	}
 	sent := make([]int64, c.Entrants)
 	won := make([]bool, c.Entrants)
+	elapsed, err := Drive(ctx, c.Entrants, c.Concurrency, c.Rate, func(i int, start time.Time) error {
+		sent[i] = int64(time.Since(start))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[serverOf(c, i)]+"/enter?user=u"+strconv.Itoa(i), nil)
+		res, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		var a struct {
+			Won bool `json:"won"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
+			return err
+		}
+		won[i] = a.Won
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("quota: an entry failed: %w", err)
+	}
+	r := Result{Design: "quota", Entrants: c.Entrants, Prizes: c.Prizes, Servers: c.Servers, Concurrency: c.Concurrency, Rate: c.Rate, Skewed: c.Skewed, PeerDelayMS: float64(c.PeerDelay) / float64(time.Millisecond),
+		Seconds: elapsed.Seconds(), EntriesPerSec: float64(c.Entrants) / elapsed.Seconds(), EntrantsPerSrv: c.Entrants / c.Servers}
+	r.Winners, r.LateWinners = Fairness(sent, won)
+	r.ExactlyPrizes = r.Winners == min(c.Prizes, c.Entrants)
+	return r, nil
+}
+
+// Drive enters entrants 0..n-1 from concurrency clients, as fast as they
+// go or paced at rate a second, each with enter(i, start), and returns the
+// time from start to the last answer, or the first error (the rest are
+// then not sent). Both designs of scripts/bench-giveaway are driven by it,
+// so their figures come from the same clients.
+func Drive(ctx context.Context, n, concurrency int, rate float64, enter func(i int, start time.Time) error) (time.Duration, error) {
 	work := make(chan int)
-	errs := make(chan error, c.Concurrency)
+	errs := make(chan error, concurrency)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range c.Concurrency {
+	for range concurrency {
 		wg.Go(func() {
 			for i := range work {
-				sent[i] = int64(time.Since(start))
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[serverOf(c, i)]+"/enter?user=u"+strconv.Itoa(i), nil)
-				res, err := hc.Do(req)
-				if err != nil {
+				if err := enter(i, start); err != nil {
 					errs <- err
 					return
 				}
-				var a struct {
-					Won bool `json:"won"`
-				}
-				err = json.NewDecoder(res.Body).Decode(&a)
-				res.Body.Close()
-				if err != nil {
-					errs <- err
-					return
-				}
-				won[i] = a.Won
 			}
 		})
 	}
 	func() {
 		defer close(work)
-		for i := range c.Entrants {
-			if c.Rate > 0 {
+		for i := range n {
+			if rate > 0 {
 				// Pacing, not a wait for a condition: entrant i is due then.
-				time.Sleep(time.Until(start.Add(time.Duration(float64(i) / c.Rate * float64(time.Second)))))
+				time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
 			}
 			select {
 			case work <- i:
 			case err := <-errs:
 				errs <- err
+				return
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -230,14 +252,10 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	elapsed := time.Since(start)
 	select {
 	case err := <-errs:
-		return Result{}, fmt.Errorf("quota: an entry failed: %w", err)
+		return elapsed, err
 	default:
+		return elapsed, ctx.Err()
 	}
-	r := Result{Design: "quota", Entrants: c.Entrants, Prizes: c.Prizes, Servers: c.Servers, Concurrency: c.Concurrency, Rate: c.Rate, Skewed: c.Skewed, PeerDelayMS: float64(c.PeerDelay) / float64(time.Millisecond),
-		Seconds: elapsed.Seconds(), EntriesPerSec: float64(c.Entrants) / elapsed.Seconds(), EntrantsPerSrv: c.Entrants / c.Servers}
-	r.Winners, r.LateWinners = Fairness(sent, won)
-	r.ExactlyPrizes = r.Winners == min(c.Prizes, c.Entrants)
-	return r, nil
 }
 
 // serverOf is where entrant i's entry goes.

@@ -21,7 +21,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -97,43 +96,13 @@ func run(ctx context.Context, c config) (result, error) {
 	ws := "ws" + strings.TrimPrefix(c.url, "http")
 	sent := make([]int64, c.entrants)
 	seqs := make([]uint64, c.entrants)
-	work := make(chan int)
-	errs := make(chan error, c.concurrency)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range c.concurrency {
-		wg.Go(func() {
-			for i := range work {
-				seq, at, err := enter(ctx, c, ws, poll.ID, i, start)
-				if err != nil {
-					errs <- err
-					return
-				}
-				sent[i], seqs[i] = at, seq
-			}
-		})
-	}
-	func() {
-		defer close(work)
-		for i := range c.entrants {
-			if c.rate > 0 {
-				// Pacing, not a wait for a condition: entrant i is due then.
-				time.Sleep(time.Until(start.Add(time.Duration(float64(i) / c.rate * float64(time.Second)))))
-			}
-			select {
-			case work <- i:
-			case err := <-errs:
-				errs <- err
-				return
-			}
-		}
-	}()
-	wg.Wait()
-	elapsed := time.Since(start)
-	select {
-	case err := <-errs:
+	elapsed, err := quota.Drive(ctx, c.entrants, c.concurrency, c.rate, func(i int, start time.Time) error {
+		seq, at, err := enter(ctx, c, ws, poll.ID, i, start)
+		sent[i], seqs[i] = at, seq
+		return err
+	})
+	if err != nil {
 		return r, err
-	default:
 	}
 	// The cutoff, once the tally has folded every entry.
 	deadline := time.Now().Add(time.Minute)
