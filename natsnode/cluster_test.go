@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/votecast/votecast/internal/await"
+	"github.com/votecast/votecast/internal/loopback"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -61,23 +61,8 @@ func (s *logSink) logger(node string) *slog.Logger {
 // known before the nodes start, as an operator writes them.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		// The kernel may hand a port just closed out again; two nodes
-		// on one port cannot both start.
-		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
-			return addr
-		}
-	}
+	return loopback.FreeAddr(t)
 }
-
-// handedOut are the addresses freeAddr gave in this test binary.
-var handedOut sync.Map
 
 // cluster is three nodes on loopback, each with its own directory.
 type cluster struct {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/votecast/votecast/identity"
+	"github.com/votecast/votecast/internal/loopback"
 )
 
 // The tests in this file run the real binary, as an operator would, where
@@ -53,26 +53,11 @@ func removeBinary() {
 	}
 }
 
+// freePort is a loopback address for a server the test starts.
 func freePort(t *testing.T) string {
 	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		// The kernel may hand a port just closed out again: two nodes
-		// given one port cannot both start (.ci/run met it with the
-		// chaos cluster's route ports).
-		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
-			return addr
-		}
-	}
+	return loopback.FreeAddr(t)
 }
-
-// handedOut are the ports freePort gave in this test binary.
-var handedOut sync.Map
 
 // process is a `votecast serve` child process.
 type process struct {
