@@ -35,7 +35,10 @@ type Service struct {
 	winners map[string]map[string]Placing
 }
 
+// certified is a poll's certificate as stored, its payload and the tree
+// rebuilt from the log: what a node keeps of a closed poll.
 type certified struct {
+	c    Certificate
 	tree *Tree
 	p    Payload
 }
@@ -56,78 +59,75 @@ func (s *Service) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519
 // built from the log now and stored (if another node stored one first,
 // that one). Concurrent calls for one poll build once.
 func (s *Service) Certificate(ctx context.Context, poll schema.Poll) (Certificate, error) {
-	c, _, err := s.certified(ctx, poll)
-	return c, err
+	got, err := s.certified(ctx, poll)
+	return got.c, err
 }
 
 // Tree returns a closed poll's export tree and the certificate's payload.
 func (s *Service) Tree(ctx context.Context, poll schema.Poll) (*Tree, Payload, error) {
+	got, err := s.certified(ctx, poll)
+	return got.tree, got.p, err
+}
+
+// certified is the poll's kept certificate and tree, or loads them: the
+// log is read once per poll and node, whatever is asked of it.
+func (s *Service) certified(ctx context.Context, poll schema.Poll) (certified, error) {
+	if poll.State != schema.Closed {
+		return certified{}, ErrNotClosed
+	}
 	s.mu.Lock()
 	got, ok := s.trees[poll.ID]
 	s.mu.Unlock()
 	if ok {
-		return got.tree, got.p, nil
-	}
-	_, got, err := s.certified(ctx, poll)
-	return got.tree, got.p, err
-}
-
-func (s *Service) certified(ctx context.Context, poll schema.Poll) (Certificate, certified, error) {
-	if poll.State != schema.Closed {
-		return Certificate{}, certified{}, ErrNotClosed
-	}
-	type result struct {
-		c   Certificate
-		got certified
+		return got, nil
 	}
 	v, err, _ := s.group.Do(poll.ID, func() (any, error) {
-		c, got, err := s.load(ctx, poll)
+		got, err := s.load(ctx, poll)
 		if err == nil {
 			s.keep(poll.ID, got)
 		}
-		return result{c, got}, err
+		return got, err
 	})
 	if err != nil {
-		return Certificate{}, certified{}, err
+		return certified{}, err
 	}
-	r := v.(result)
-	return r.c, r.got, nil
+	return v.(certified), nil
 }
 
 // load reads the stored certificate and rebuilds its tree from the log
 // with its salt, or builds and stores a new one.
-func (s *Service) load(ctx context.Context, poll schema.Poll) (Certificate, certified, error) {
+func (s *Service) load(ctx context.Context, poll schema.Poll) (certified, error) {
 	c, err := s.stored(ctx, poll.ID)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return s.create(ctx, poll)
 	}
 	if err != nil {
-		return c, certified{}, err
+		return certified{}, err
 	}
 	p, err := Open(c)
 	if err != nil {
-		return c, certified{}, fmt.Errorf("stored certificate of %s: %w", poll.ID, err)
+		return certified{}, fmt.Errorf("stored certificate of %s: %w", poll.ID, err)
 	}
 	salt, err := hex.DecodeString(p.Salt)
 	if err != nil {
-		return c, certified{}, fmt.Errorf("stored certificate of %s: bad salt", poll.ID)
+		return certified{}, fmt.Errorf("stored certificate of %s: bad salt", poll.ID)
 	}
 	t, err := ReadTree(ctx, s.js, poll, salt, p.LastSeq)
 	if err != nil {
-		return c, certified{}, err
+		return certified{}, err
 	}
 	if t.Root() != p.Root {
-		return c, certified{}, fmt.Errorf("the log of %s no longer matches its certificate (root %s, certified %s)", poll.ID, t.Root(), p.Root)
+		return certified{}, fmt.Errorf("the log of %s no longer matches its certificate (root %s, certified %s)", poll.ID, t.Root(), p.Root)
 	}
-	return c, certified{t, p}, nil
+	return certified{c, t, p}, nil
 }
 
 // create builds a certificate and stores it unless another node stored
 // one first: then that one is the poll's.
-func (s *Service) create(ctx context.Context, poll schema.Poll) (Certificate, certified, error) {
+func (s *Service) create(ctx context.Context, poll schema.Poll) (certified, error) {
 	c, t, err := Build(ctx, s.js, poll, s.key, time.Now())
 	if err != nil {
-		return c, certified{}, err
+		return certified{}, err
 	}
 	b, _ := json.Marshal(c)
 	_, err = s.kv.Create(ctx, poll.ID, b)
@@ -135,10 +135,10 @@ func (s *Service) create(ctx context.Context, poll schema.Poll) (Certificate, ce
 		return s.load(ctx, poll)
 	}
 	if err != nil {
-		return c, certified{}, fmt.Errorf("store certificate of %s: %w", poll.ID, err)
+		return certified{}, fmt.Errorf("store certificate of %s: %w", poll.ID, err)
 	}
 	p, err := Open(c)
-	return c, certified{t, p}, err
+	return certified{c, t, p}, err
 }
 
 func (s *Service) stored(ctx context.Context, id string) (Certificate, error) {
