@@ -84,6 +84,9 @@ type Options struct {
 	// Identify tells who a viewer is (identity.Verifier.Identify), for a
 	// giveaway's outcome; zero value: no outcomes (404).
 	Identify func(w http.ResponseWriter, r *http.Request) (user, sealed string, err error)
+	// Preflight describes the node for votecast preflight; zero value:
+	// GET /api/preflight answers 404.
+	Preflight func(ctx context.Context) any
 	// Life ends when the node stops: poll changes outlive their request
 	// but not the node. Zero value: context.Background().
 	Life context.Context
@@ -124,6 +127,9 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("POST /api/polls/{id}/close", h.admin(h.change(opts.Producer.Close)))
 	m.HandleFunc("GET /api/polls/{id}/results", h.results)
 	m.HandleFunc("GET /api/stats", h.admin(h.stats))
+	if opts.Preflight != nil {
+		m.HandleFunc("GET /api/preflight", h.admin(h.preflight))
+	}
 	if opts.Queue != nil {
 		m.HandleFunc("PUT /api/queue/rate", h.admin(h.setRate))
 	}

@@ -397,3 +397,9 @@ func (h *Hub) fanOut() {
 	clear(round)
 	h.round, h.sinks = round[:0], sinks[:0]
 }
+
+// Limits are the caps in force: totals frames per second in all, and the
+// shortest interval between two frames of a poll, in milliseconds.
+func (h *Hub) Limits() (maxDeliveries int, intervalMS float64) {
+	return h.opts.MaxDeliveries, float64(h.opts.Interval.Microseconds()) / 1000
+}

@@ -204,7 +204,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("new ingest server: %w", err)
 	}
 	return &Server{
-		opts: opts, log: opts.Logger.With("role", "ingest"), metrics: newMetrics(opts.Registerer),
+		opts: opts, log: opts.Logger.With("role", "ingest"), metrics: newMetrics(opts.Registerer, opts.MaxConns),
 		patterns: patterns, inFlight: make(chan struct{}, opts.MaxInFlight), stall: newStall(opts.StallTimeout),
 		published: make(chan published, opts.MaxInFlight), ackStop: make(chan struct{}), ackDone: make(chan struct{}),
 		perIP: map[string]int{}, viewers: map[*viewer]struct{}{},
@@ -533,3 +533,9 @@ func httpError(w http.ResponseWriter, code int, msg string, retryAfterMS int) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(body)
 }
+
+// Settings are the options in force, defaults filled in.
+func (s *Server) Settings() Options { return s.opts }
+
+// Connections is how many viewers are connected now.
+func (s *Server) Connections() int { return int(s.conns.Load()) }

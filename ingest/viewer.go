@@ -104,7 +104,7 @@ func (v *viewer) readLoop() {
 		switch v.admitFrame() {
 		case flood:
 			v.s.log.Warn("ingest: closing a flooding connection", "poll", v.poll)
-			v.kick(websocket.StatusPolicyViolation, "too many frames")
+			v.kick(websocket.StatusPolicyViolation, reasonFlood)
 			return
 		case overRate:
 			v.answer(schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "too many votes, slow down", RetryAfterMS: 1000})

@@ -60,7 +60,7 @@ func (v *viewer) send(frame []byte) {
 		}
 	})
 	if full {
-		v.kick(websocket.StatusPolicyViolation, "too slow")
+		v.kick(websocket.StatusPolicyViolation, reasonTooSlow)
 	}
 }
 
@@ -73,6 +73,7 @@ func (v *viewer) kick(code websocket.StatusCode, reason string) {
 		return
 	}
 	v.out.kicked, v.out.kickCode, v.out.kickReason = true, code, reason
+	v.s.metrics.kicked.WithLabelValues(kickLabels[reason]).Inc()
 	v.out.closed = make(chan struct{})
 	dead := v.out.dead
 	v.out.mu.Unlock()
@@ -91,7 +92,7 @@ func (o *outbox) markClosed() {
 	o.closeOnce.Do(func() { close(closed) })
 }
 
-func (v *viewer) goAway() { v.kick(websocket.StatusGoingAway, "server shutting down") }
+func (v *viewer) goAway() { v.kick(websocket.StatusGoingAway, reasonShutdown) }
 
 func (o *outbox) closing() bool {
 	o.mu.Lock()

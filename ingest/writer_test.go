@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/votecast/votecast/internal/await"
 )
@@ -47,7 +48,7 @@ func (r *recordingConn) snapshot() ([]string, websocket.StatusCode) {
 
 func TestOutboxLosesNoAckAndEndsOnTheNewestTotals(t *testing.T) {
 	rc := &recordingConn{}
-	v := newViewer(&Server{}, rc, "u", "p")
+	v := newViewer(&Server{metrics: newMetrics(nil, 0)}, rc, "u", "p")
 	defer v.endWrites()
 	var wg sync.WaitGroup
 	const n = 60 // under ackQueue per burst is not guaranteed: send in steps
@@ -89,7 +90,7 @@ func TestOutboxLosesNoAckAndEndsOnTheNewestTotals(t *testing.T) {
 
 func TestKickWritesQueuedAcksThenCloses(t *testing.T) {
 	rc := &recordingConn{}
-	v := newViewer(&Server{}, rc, "u", "p")
+	v := newViewer(&Server{metrics: newMetrics(nil, 0)}, rc, "u", "p")
 	v.send([]byte("ack-1"))
 	v.send([]byte("ack-2"))
 	v.goAway()
@@ -112,13 +113,25 @@ func TestKickWritesQueuedAcksThenCloses(t *testing.T) {
 func TestTooSlowViewerIsKicked(t *testing.T) {
 	block := make(chan struct{})
 	bc := &blockingConn{release: block}
-	v := newViewer(&Server{}, bc, "u", "p")
+	m := newMetrics(nil, 0)
+	v := newViewer(&Server{metrics: m}, bc, "u", "p")
 	// The blocked writer holds what it took; the queue behind it fills.
 	for i := 0; i < 3*ackQueue && !v.out.closing(); i++ {
 		v.send([]byte("ack"))
 	}
 	if !v.out.closing() {
 		t.Fatal("a viewer with a full ack queue was not kicked")
+	}
+	// The alert on slow viewers reads this; once per viewer, however many
+	// acks found the queue full.
+	for reason, want := range map[string]float64{"slow": 1, "flood": 0, "shutdown": 0} {
+		var d dto.Metric
+		if err := m.kicked.WithLabelValues(reason).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.GetCounter().GetValue(); got != want {
+			t.Errorf("kicked_total{reason=%q} = %v, want %v", reason, got, want)
+		}
 	}
 	close(block)
 	select {
@@ -156,7 +169,7 @@ func (s *signalConn) Write(context.Context, websocket.MessageType, []byte) error
 // the hand-off, the writer's wake-up and its round (the socket is a fake).
 func BenchmarkDelivery(b *testing.B) {
 	sc := &signalConn{wrote: make(chan struct{}, 1)}
-	v := newViewer(&Server{}, sc, "u", "p")
+	v := newViewer(&Server{metrics: newMetrics(nil, 0)}, sc, "u", "p")
 	defer v.endWrites()
 	frame := []byte(`{"type":"results","poll":"abcdefghij","counts":[1,2,3,4],"total":10}`)
 	b.ReportAllocs()

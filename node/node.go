@@ -47,6 +47,7 @@ import (
 	"github.com/votecast/votecast/internal/parts"
 	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/polls"
+	"github.com/votecast/votecast/preflight"
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/tally"
 	"github.com/votecast/votecast/waitroom"
@@ -144,6 +145,12 @@ type Options struct {
 	// DebugAddr, when set, serves CPU and heap profiles (parts.Handler)
 	// on a listener of its own, for operators only; zero value: none.
 	DebugAddr string
+	// Version is the build running, for votecast_build_info and
+	// preflight; zero value: "dev".
+	Version string
+	// Facts are what only the caller knows about this deployment (the log's
+	// fsync, the store's pool), for preflight's checklist.
+	Facts preflight.Facts
 	// Logger; zero value: slog.Default().
 	Logger *slog.Logger
 }
@@ -156,7 +163,10 @@ type Node struct {
 	srv   *http.Server
 	debug *http.Server   // nil without DebugAddr
 	ing   *ingest.Server // nil without ingest and broadcast
-	room  *waitroom.Room // nil without ingest and broadcast
+	hub   *broadcast.Hub // nil without broadcast
+	// catalog is the poll mirror every node keeps.
+	catalog *polls.Catalog
+	room    *waitroom.Room // nil without ingest and broadcast
 	// endAPI ends the producer API's poll changes (a close waiting out
 	// its grace) when the node stops; nil without ingest and broadcast.
 	endAPI context.CancelFunc
@@ -200,6 +210,9 @@ func (o *Options) check() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
 	return nil
 }
 
@@ -236,9 +249,14 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		natsnode.NewLogCollector(opts.JS), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "votecast_build_info", Help: "Always 1; the version label says which build runs.",
+			ConstLabels: prometheus.Labels{"version": opts.Version},
+		}, func() float64 { return 1 }))
 
 	catalog := polls.NewCatalog(kv, n.log)
+	n.catalog = catalog
 	var hub *broadcast.Hub
 	if opts.Roles.Has(Broadcast) {
 		hub, err = broadcast.New(broadcast.Options{
@@ -252,6 +270,7 @@ func Open(ctx context.Context, opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 		catalog.OnChange(hub.PollChanged)
+		n.hub = hub
 	}
 	if err := catalog.Start(ctx); err != nil {
 		return nil, err
@@ -390,6 +409,7 @@ func (n *Node) serveViewers(mux *http.ServeMux, catalog *polls.Catalog, producer
 		// Only the tally knows how far behind it is.
 		ao.TallyLag = func(context.Context) (uint64, error) { return n.worker.Lag(), nil }
 	}
+	ao.Preflight = func(ctx context.Context) any { return n.Preflight(ctx) }
 	apiHandler, err := api.New(ao)
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/votecast/votecast/schema"
 )
 
 // errLeaseLost is the cause a runner is stopped with when its shard's
@@ -143,4 +145,14 @@ func holders(ctx context.Context, kv jetstream.KeyValue) (members []string, owne
 			}
 		}
 	}
+}
+
+// Owners reads who folds what from the owners bucket, for an operator's
+// check: the tally nodes alive and the holder of each shard index.
+func Owners(ctx context.Context, js jetstream.JetStream) (members []string, owners map[int]string, err error) {
+	kv, err := js.KeyValue(ctx, schema.OwnersBucket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open tally owners bucket: %w", err)
+	}
+	return holders(ctx, kv)
 }

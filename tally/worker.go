@@ -108,7 +108,10 @@ func NewWorker(opts Options) (*Worker, error) {
 		}, func() float64 { return float64(w.Unread()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "votecast_tally_owned_shards",
 			Help: "Shard indices this node folds, settled: caught up with what its store held when it took them.",
-		}, func() float64 { return float64(w.Settled()) }))
+		}, func() float64 { return float64(w.Settled()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "votecast_tally_pending_events",
+			Help: "Events in the log this node's shards have not yet durably counted: the tally's lag.",
+		}, func() float64 { return float64(w.Lag()) }))
 	}
 	return w, nil
 }

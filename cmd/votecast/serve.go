@@ -19,6 +19,7 @@ import (
 	"github.com/votecast/votecast/certify"
 	"github.com/votecast/votecast/identity"
 	"github.com/votecast/votecast/node"
+	"github.com/votecast/votecast/preflight"
 	"github.com/votecast/votecast/tally"
 )
 
@@ -177,6 +178,7 @@ func serve(ctx context.Context, c serveConfig) error {
 		CloseGrace: c.closeGrace, DuplicateWindow: c.dupWindow, Replicas: streamReplicas(c.replicas, link, log),
 		SigningKey: signer, TicketKey: []byte(c.ticketKey), TicketTTL: c.ticketTTL, AdmitRate: admitRate(c.admitRate), QueueGrace: queueGrace(c.queueGrace),
 		MaxVoteRate: c.maxVoteRate, DebugAddr: c.debugAddr, Logger: log,
+		Version: version, Facts: serveFacts(c, link),
 	})
 	if err != nil {
 		return err
@@ -286,4 +288,21 @@ func admitRate(r float64) float64 {
 		return -1
 	}
 	return r
+}
+
+// serveFacts are what preflight learns from this process alone.
+func serveFacts(c serveConfig, link *natsLink) preflight.Facts {
+	f := preflight.Facts{NATS: "external"}
+	if link.node != nil {
+		f.NATS, f.JSSync = "embedded", c.nats.sync
+	}
+	if c.roles.Has(node.Tally) {
+		f.Store = "embedded"
+		if c.store.scylla != "" {
+			// scylla.Options' default: the driver opens one per CPU shard
+			// on ScyllaDB whatever this says.
+			f.Store, f.StorePool = "scylla", 2
+		}
+	}
+	return f
 }
