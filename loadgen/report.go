@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -13,12 +14,13 @@ import (
 // Report is what a run measured. Durations are in milliseconds, CPU in
 // microseconds, memory in bytes; a zero figure was not measured.
 type Report struct {
-	URL     string   `json:"url"`
-	Poll    string   `json:"poll"`     // the first poll
-	Polls   int      `json:"polls"`    // polls open at once, viewers spread over them
-	PollIDs []string `json:"poll_ids"` // viewer i is in PollIDs[i mod Polls]
-	Options int      `json:"options"`
-	Sources int      `json:"sources"`
+	At      time.Time `json:"at"` // when the run started
+	URL     string    `json:"url"`
+	Poll    string    `json:"poll"`     // the first poll
+	Polls   int       `json:"polls"`    // polls open at once, viewers spread over them
+	PollIDs []string  `json:"poll_ids"` // viewer i is in PollIDs[i mod Polls]
+	Options int       `json:"options"`
+	Sources int       `json:"sources"`
 
 	// Connect phase: Viewers voters plus Probes probe viewers.
 	Viewers           int     `json:"viewers"`
@@ -119,6 +121,24 @@ func (r *Report) fail(format string, args ...any) {
 
 // OK reports whether every check passed.
 func (r *Report) OK() bool { return len(r.Failures) == 0 }
+
+// WriteFile writes the report as JSON (what the RESULT line holds), for
+// votecast preflight to hold the limits against; through a temporary
+// file, so a reader never sees half of it.
+func (r *Report) WriteFile(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write load report: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write load report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write load report: %w", err)
+	}
+	return nil
+}
 
 // ResultLine is the machine-readable line: "RESULT " and the report as
 // one line of JSON.

@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r := &run{cfg: cfg, epoch: time.Now(), probes: max(cfg.Probes, 0),
 		tgt: &target{base: strings.TrimRight(cfg.URL, "/"), token: cfg.AdminToken, hc: cfg.HTTPClient},
-		rep: &Report{URL: cfg.URL, Viewers: cfg.Viewers, Sources: len(cfg.Sources), TargetRate: cfg.Rate, Statuses: map[string]int{}, Failures: []string{}}}
+		rep: &Report{At: time.Now().UTC().Truncate(time.Second), URL: cfg.URL, Viewers: cfg.Viewers, Sources: len(cfg.Sources), TargetRate: cfg.Rate, Statuses: map[string]int{}, Failures: []string{}}}
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}

@@ -136,6 +136,12 @@ func rateItem(up []*NodeReport, load LoadRun) Item {
 			it.State, it.Todo = Fail, "set serve --vote-rate and --max-vote-rate"
 		case load.Report == nil:
 			it.State, it.Todo = Warn, "no load run to compare --max-vote-rate with: "+loadTodo
+		case float64(load.Report.Connected) < l.MaxVoteRate:
+			// A run of fewer votes than a second's worth at the cap
+			// ends before it could show the node falling behind.
+			it.State = Warn
+			it.Figure += fmt.Sprintf("; the last load run, %s votes, is too short to test it", num(float64(load.Report.Connected)))
+			it.Todo = fmt.Sprintf("run votecast load --viewers %s --report FILE against a staging node", num(2*l.MaxVoteRate))
 		case load.Report.AcceptedPerSecond > 0 && l.MaxVoteRate > load.Report.AcceptedPerSecond:
 			it.State = Fail
 			it.Figure += fmt.Sprintf("; the last load run measured %s accepted/s", num(load.Report.AcceptedPerSecond))
@@ -306,7 +312,7 @@ func shardsItem(up []*NodeReport) Item {
 	return each(up, func(r *NodeReport) Item {
 		s := r.Shards
 		it := Item{Item: "every shard owned", State: OK,
-			Figure: fmt.Sprintf("%d of %d owned by %d tally nodes", s.Wanted-len(s.Unowned), s.Wanted, s.Members)}
+			Figure: fmt.Sprintf("%d of %d owned by %d tally node(s)", s.Wanted-len(s.Unowned), s.Wanted, s.Members)}
 		switch {
 		case s.Error != "":
 			it.State, it.Figure, it.Todo = Fail, s.Error, "check NATS"

@@ -33,7 +33,11 @@ func num(f float64) string {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return "?"
 	}
-	s := strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64)
+	f = math.Round(f*10) / 10
+	if math.Abs(f) >= 1000 {
+		f = math.Round(f)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
 	whole, frac, _ := strings.Cut(s, ".")
 	neg := strings.HasPrefix(whole, "-")
 	whole = strings.TrimPrefix(whole, "-")
@@ -48,7 +52,7 @@ func num(f float64) string {
 	if neg {
 		out = "-" + out
 	}
-	if frac != "" && len(whole) < 4 {
+	if frac != "" {
 		out += "." + frac
 	}
 	return out

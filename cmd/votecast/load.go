@@ -20,6 +20,7 @@ type loadConfig struct {
 	viewerSecret string
 	sources      string
 	timeout      time.Duration
+	report       string
 }
 
 func loadCommand() *ffcli.Command {
@@ -43,6 +44,7 @@ func loadCommand() *ffcli.Command {
 	fs.StringVar(&c.cfg.ProfileOut, "profile-out", "", "write that CPU profile to this file")
 	fs.DurationVar(&c.cfg.PhaseTimeout, "phase-timeout", 2*time.Minute, "deadline of each phase")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "deadline of the whole run")
+	fs.StringVar(&c.report, "report", "", "also write the RESULT JSON to this file (votecast preflight reads votecast-load.json)")
 	return &ffcli.Command{
 		Name: "load", ShortUsage: "votecast load --admin-token T --viewer-secret S [--viewers N] [--rate R] [flags]",
 		ShortHelp: "play a vote-now spike against a server and check the totals",
@@ -71,6 +73,11 @@ func load(ctx context.Context, c loadConfig, out, progress io.Writer) error {
 		return err
 	}
 	rep.WriteSummary(out)
+	if c.report != "" {
+		if err := rep.WriteFile(c.report); err != nil {
+			return err
+		}
+	}
 	if !rep.OK() {
 		return exitCode(1)
 	}

@@ -49,7 +49,7 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 func run(ctx context.Context, args []string) error {
 	root := &ffcli.Command{
 		Name:        "votecast",
-		ShortUsage:  "votecast <serve|nats|recount|load|migrate|version> [flags]",
+		ShortUsage:  "votecast <serve|nats|recount|export|verify|load|preflight|migrate|version> [flags]",
 		ShortHelp:   "live voting for broadcasts",
 		FlagSet:     flag.NewFlagSet("votecast", flag.ContinueOnError),
 		Subcommands: subcommands(),
@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string) error {
 // compose_test.go checks docker-compose.yml against the same ones.
 func subcommands() []*ffcli.Command {
 	return []*ffcli.Command{
-		serveCommand(), recountCommand(), exportCommand(), verifyCommand(), migrateCommand(), loadCommand(), natsCommand(), versionCommand(),
+		serveCommand(), recountCommand(), exportCommand(), verifyCommand(), migrateCommand(), loadCommand(), preflightCommand(), natsCommand(), versionCommand(),
 	}
 }
 
