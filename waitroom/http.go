@@ -231,7 +231,7 @@ func (h *handler) vote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.votes.allow(t.Pos) {
-		writeJSON(w, http.StatusTooManyRequests, schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "too many votes, slow down", RetryAfterMS: 1000})
+		writeAck(w, http.StatusTooManyRequests, schema.Ack{ID: f.ID, Status: schema.StatusRetry, Reason: "too many votes, slow down", RetryAfterMS: 1000})
 		return
 	}
 	a, err := h.opts.Vote(r.Context(), user, id, t.Pos, f)
@@ -244,7 +244,16 @@ func (h *handler) vote(w http.ResponseWriter, r *http.Request) {
 		status = "counted_resend"
 	}
 	h.opts.Room.Voted(status)
+	writeAck(w, http.StatusOK, a)
+}
+
+// writeAck answers a vote with its ack frame, as the socket sends it
+// (schema.Ack has no JSON form of its own).
+func writeAck(w http.ResponseWriter, code int, a schema.Ack) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 	_, _ = w.Write(schema.AppendAck(nil, a))
 }
 
