@@ -127,6 +127,7 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("POST /api/polls/{id}/close", h.admin(h.change(opts.Producer.Close)))
 	m.HandleFunc("GET /api/polls/{id}/results", h.results)
 	m.HandleFunc("GET /api/stats", h.admin(h.stats))
+	m.HandleFunc("GET /api/openapi.yaml", contract)
 	if opts.Preflight != nil {
 		m.HandleFunc("GET /api/preflight", h.admin(h.preflight))
 	}

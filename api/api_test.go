@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/votecast/votecast/broadcast"
+	"github.com/votecast/votecast/internal/apispec"
 	"github.com/votecast/votecast/natsnode/natstest"
 	"github.com/votecast/votecast/polls"
 )
@@ -25,7 +26,12 @@ const adminToken = "admin-token-0123456789"
 // NATS server.
 func newParts(t *testing.T) (*polls.Catalog, *polls.Producer, *broadcast.Hub) {
 	t.Helper()
-	env := natstest.Start(t, "")
+	return partsOn(t, natstest.Start(t, ""))
+}
+
+// partsOn starts the real catalog, producer and hub on env.
+func partsOn(t *testing.T, env natstest.Env) (*polls.Catalog, *polls.Producer, *broadcast.Hub) {
+	t.Helper()
 	catalog := polls.NewCatalog(env.KV, slog.Default())
 	if err := catalog.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -44,19 +50,32 @@ func newParts(t *testing.T) (*polls.Catalog, *polls.Producer, *broadcast.Hub) {
 
 // newHandler wires the handler to the real catalog, producer and hub over
 // an embedded NATS server, as serve does.
-func newHandler(t *testing.T) *Handler {
+func newHandler(t *testing.T) http.Handler {
 	t.Helper()
 	catalog, producer, hub := newParts(t)
-	h, err := New(Options{
+	return newAPI(t, Options{
 		AdminToken: adminToken, Catalog: catalog, Producer: producer, Totals: hub,
-		AckCounts: func() map[string]int64 { return nil },
+		AckCounts: ackCounts,
 		TallyLag:  func(context.Context) (uint64, error) { return 0, nil },
 		Ready:     func(context.Context) error { return nil },
 	})
+}
+
+// newAPI is New(opts) for a test: every request the test makes of it and
+// every answer is checked against the contract, api/openapi.yaml, and a
+// mismatch fails the test.
+func newAPI(t *testing.T, opts Options) http.Handler {
+	t.Helper()
+	h, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return apispec.Check(t, h)
+}
+
+// ackCounts is ingest.Server.AckCounts on a node that has answered no vote.
+func ackCounts() map[string]int64 {
+	return map[string]int64{"accepted": 0, "duplicate": 0, "rejected": 0, "retry": 0}
 }
 
 func TestRequestBodies(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/votecast/votecast/internal/apispec"
 	"github.com/votecast/votecast/schema"
 )
 
@@ -28,19 +29,22 @@ func TestProbesAndRolesOfTheHandler(t *testing.T) {
 	handler := func(totals Totals, ready error) http.Handler {
 		opts := Options{
 			AdminToken: adminToken, Catalog: catalog, Producer: producer, Totals: totals,
-			AckCounts: func() map[string]int64 { return nil },
+			AckCounts: ackCounts,
 			Ready:     func(context.Context) error { return ready },
 		}
 		if totals != nil { // a node with a hub here has a tally too
 			opts.TallyLag = func(context.Context) (uint64, error) { return 7, nil }
 		}
-		h, err := New(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
+		return newAPI(t, opts)
 	}
-	probes := func(ready error) http.Handler { return Probes(func(context.Context) error { return ready }) }
+	// Probes alone answers to the probes' part of the contract.
+	probesContract, err := apispec.Load(t).Only("/livez", "/healthz", "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := func(ready error) http.Handler {
+		return probesContract.Check(t, Probes(func(context.Context) error { return ready }))
+	}
 	tests := []struct {
 		name       string
 		h          http.Handler
