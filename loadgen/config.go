@@ -59,6 +59,9 @@ type Config struct {
 	// Progress receives a line a second while a phase runs; zero value:
 	// io.Discard.
 	Progress io.Writer
+	// Redraw: Progress is a terminal, so the phase's line is drawn over
+	// four times a second instead of a new line each second.
+	Redraw bool
 	// HTTPClient talks to the API and /metrics; zero value: a client with
 	// a 30s timeout.
 	HTTPClient *http.Client

@@ -1,8 +1,8 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/coder/websocket"
 
 	"github.com/votecast/votecast/identity"
@@ -135,7 +136,12 @@ func (r *run) dial(ctx context.Context, hc *http.Client, wsBase string, i int) (
 		return nil, err
 	}
 	u := wsBase + "/ws?poll=" + p.id + "&token=" + tok
-	for attempt := 1; ; attempt++ {
+	// Exponential back-off with jitter between tries, so thousands of
+	// refused viewers do not come back in step; the server's
+	// retry_after_ms, when it gives one, is the wait instead.
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval = 200*time.Millisecond, 2*time.Second
+	return backoff.Retry(ctx, func() (*viewer, error) {
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 		c, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: hc})
 		cancel()
@@ -145,23 +151,25 @@ func (r *run) dial(ctx context.Context, hc *http.Client, wsBase string, i int) (
 			go v.read()
 			return v, nil
 		}
-		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Body != nil {
-			if b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024)); bytes.Contains(b, []byte(`"queue":true`)) {
-				return nil, errQueued
-			}
+		var refusal struct {
+			Queue        bool `json:"queue"`
+			RetryAfterMS int  `json:"retry_after_ms"`
 		}
-		if resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 {
-			return nil, fmt.Errorf("dial as %s: %s", user, resp.Status) // refused for good
+		if resp != nil && resp.Body != nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			_ = json.Unmarshal(b, &refusal)
 		}
-		if attempt == dialAttempts {
-			return nil, fmt.Errorf("dial as %s: %w", user, err)
+		switch {
+		case resp != nil && resp.StatusCode == http.StatusServiceUnavailable && refusal.Queue:
+			return nil, backoff.Permanent(errQueued)
+		case resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500:
+			return nil, backoff.Permanent(fmt.Errorf("dial as %s: %s", user, resp.Status)) // refused for good
+		case refusal.RetryAfterMS > 0:
+			wait := &backoff.RetryAfterError{Duration: time.Duration(refusal.RetryAfterMS) * time.Millisecond}
+			return nil, fmt.Errorf("dial as %s: %w (%w)", user, err, wait)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, errors.Join(err, ctx.Err())
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		}
-	}
+		return nil, fmt.Errorf("dial as %s: %w", user, err)
+	}, backoff.WithBackOff(bo), backoff.WithMaxTries(dialAttempts))
 }
 
 // user names viewer i and picks its option; probe viewers come after the

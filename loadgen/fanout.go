@@ -28,7 +28,7 @@ func (r *run) finalTotals(ctx context.Context) {
 		r.rep.fail("fan-out: %v", err)
 		return
 	}
-	delays := make(Latencies, 0, len(r.all))
+	delays := NewLatencies()
 	for _, v := range r.all {
 		if v.gone.Load() {
 			continue
@@ -37,11 +37,11 @@ func (r *run) finalTotals(ctx context.Context) {
 			r.rep.fail("a viewer of poll %s saw total %d after %d votes were accepted", v.poll.id, t, v.poll.target)
 			return
 		}
-		delays = append(delays, time.Duration(max(v.totalAt.Load()-r.spikeAck, 0)))
+		delays.Record(time.Duration(max(v.totalAt.Load()-r.spikeAck, 0)))
 	}
 	s := delays.Summarize()
 	r.rep.FinalTotalsMS, r.rep.FinalTotalsP50MS = ms(s.Max), ms(s.P50)
-	r.rep.FanoutDeliveries = max(frames(r.all)-framesA, int64(len(delays)))
+	r.rep.FanoutDeliveries = max(frames(r.all)-framesA, delays.Count())
 	r.rep.FanoutCPUPerDeliveryUS = (pB.CPUSeconds - r.processAt.CPUSeconds) / float64(r.rep.FanoutDeliveries) * 1e6
 }
 

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -38,26 +37,9 @@ type GiveawayReport struct {
 	Checked int `json:"checked"`
 }
 
-var (
-	soldOutField = []byte(`"sold_out":true`)
-	cutoffField  = []byte(`"cutoff":`)
-)
-
-// sawGiveaway reads a results frame's cutoff, once it is sold out.
-func (v *viewer) sawGiveaway(b []byte) {
-	if v.cutoff.Load() != 0 || !bytes.Contains(b, soldOutField) {
-		return
-	}
-	i := bytes.Index(b, cutoffField)
-	if i < 0 {
-		return
-	}
-	b = b[i+len(cutoffField):]
-	j := 0
-	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-		j++
-	}
-	if c, err := strconv.ParseUint(string(b[:j]), 10, 64); err == nil && c > 0 {
+// sawCutoff keeps a sold-out giveaway's cutoff, the first time.
+func (v *viewer) sawCutoff(c uint64) {
+	if c > 0 && v.cutoff.Load() == 0 {
 		v.cutoffAt.Store(v.r.now())
 		v.cutoff.Store(c)
 	}

@@ -1,29 +1,46 @@
 package loadgen
 
 import (
-	"math"
-	"slices"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Latencies are exact samples; percentiles are read from a sorted copy, so
-// p999 of ten thousand votes is a real sample, not a bucket bound.
-type Latencies []time.Duration
-
-// Percentile returns the nearest-rank q-quantile (0 < q <= 1): the smallest
-// sample with at least q of the samples at or below it. Zero when empty.
-func (l Latencies) Percentile(q float64) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	s := slices.Clone(l)
-	slices.Sort(s)
-	return s.sortedPercentile(q)
+// Latencies is a latency distribution in an HDR histogram: a run of a
+// million votes keeps a few tens of kilobytes, not a sample each, and
+// every percentile is within 0.1% of the true sample (three significant
+// digits), from 1 µs to 10 minutes. Not safe for concurrent use.
+type Latencies struct {
+	h *hdrhistogram.Histogram
 }
 
-func (l Latencies) sortedPercentile(q float64) time.Duration {
-	i := int(math.Ceil(q*float64(len(l)))) - 1
-	return l[min(max(i, 0), len(l)-1)]
+// The histogram counts microseconds: its resolution at the low end is
+// one unit, and a vote's latency is never wanted finer than 1 µs.
+const (
+	latencyMin = 1
+	latencyMax = int64(10 * time.Minute / time.Microsecond)
+)
+
+// NewLatencies returns an empty distribution.
+func NewLatencies() *Latencies {
+	return &Latencies{h: hdrhistogram.New(latencyMin, latencyMax, 3)}
+}
+
+// Record adds one sample; one below 1 µs or above 10 minutes is kept as
+// that bound, so nothing is lost from the count.
+func (l *Latencies) Record(d time.Duration) {
+	_ = l.h.RecordValue(min(max(d.Microseconds(), latencyMin), latencyMax))
+}
+
+// Count is how many samples were recorded.
+func (l *Latencies) Count() int64 { return l.h.TotalCount() }
+
+// Percentile returns the q-quantile (0 < q <= 1); zero when empty.
+func (l *Latencies) Percentile(q float64) time.Duration {
+	if l.h.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(l.h.ValueAtQuantile(q*100)) * time.Microsecond
 }
 
 // Summary is the latency figures a report shows.
@@ -31,12 +48,10 @@ type Summary struct {
 	P50, P99, P999, Max time.Duration
 }
 
-// Summarize sorts once and reads every figure.
-func (l Latencies) Summarize() Summary {
-	if len(l) == 0 {
+// Summarize reads every figure.
+func (l *Latencies) Summarize() Summary {
+	if l.h.TotalCount() == 0 {
 		return Summary{}
 	}
-	s := slices.Clone(l)
-	slices.Sort(s)
-	return Summary{P50: s.sortedPercentile(0.50), P99: s.sortedPercentile(0.99), P999: s.sortedPercentile(0.999), Max: s[len(s)-1]}
+	return Summary{P50: l.Percentile(0.50), P99: l.Percentile(0.99), P999: l.Percentile(0.999), Max: time.Duration(l.h.Max()) * time.Microsecond}
 }

@@ -76,7 +76,7 @@ func (v *viewer) sendQueued() error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Contains(b, ackType) {
+	if f, ok := parseFrame(b); !ok || f.Type != "ack" {
 		v.r.errorFrames.Add(1)
 		v.finish(statusErrorFrame)
 		return nil

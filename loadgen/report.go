@@ -107,7 +107,7 @@ type LatencyMS struct {
 	Max  float64 `json:"max"`
 }
 
-func latencyMS(l Latencies) LatencyMS {
+func latencyMS(l *Latencies) LatencyMS {
 	s := l.Summarize()
 	return LatencyMS{P50: ms(s.P50), P99: ms(s.P99), P999: ms(s.P999), Max: ms(s.Max)}
 }

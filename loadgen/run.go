@@ -276,15 +276,27 @@ func frames(vs []*viewer) int64 {
 func (r *run) progress(phase string, line func() string) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	every := time.Second
+	if r.cfg.Redraw {
+		every = 250 * time.Millisecond
+	}
 	wg.Go(func() {
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
+				if r.cfg.Redraw {
+					// The phase's last state stays on screen.
+					fmt.Fprintf(r.cfg.Progress, "\r\033[K%s: %s\n", phase, line())
+				}
 				return
 			case <-t.C:
-				fmt.Fprintf(r.cfg.Progress, "%s: %s\n", phase, line())
+				if r.cfg.Redraw {
+					fmt.Fprintf(r.cfg.Progress, "\r\033[K%s: %s", phase, line())
+				} else {
+					fmt.Fprintf(r.cfg.Progress, "%s: %s\n", phase, line())
+				}
 			}
 		}
 	})

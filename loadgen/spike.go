@@ -25,9 +25,11 @@ func (r *run) spike(ctx context.Context) bool {
 		r.rep.fail("vote: %v", err)
 		return false
 	}
+	voteStart := time.Now()
 	stop := r.progress("vote", func() string {
-		pending, accepted := t.counts()
-		return fmt.Sprintf("%d/%d answered, %d accepted", len(r.voters)-pending, len(r.voters), accepted)
+		pending, accepted, p99 := t.counts()
+		return fmt.Sprintf("%d/%d sent, %d answered, %d accepted, %.0f accepted/s, ack p99 so far %s",
+			t.sent.Load(), len(r.voters), len(r.voters)-pending, accepted, float64(accepted)/time.Since(voteStart).Seconds(), p99.Round(100*time.Microsecond))
 	})
 	framesBefore := frames(r.all)
 	sampler := r.sampleFrames()
@@ -107,6 +109,7 @@ func (r *run) send(ctx context.Context, t *voteTracker) {
 		wg.Go(func() {
 			for v := range queue {
 				v.vote(t)
+				t.sent.Add(1)
 			}
 		})
 	}

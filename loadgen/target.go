@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/votecast/votecast/schema"
 )
@@ -129,49 +131,43 @@ func (t *target) process(ctx context.Context) (process, error) {
 	return parseProcess(resp.Body)
 }
 
-// parseProcess picks the gauges it needs out of the Prometheus text
-// format; RSS and CPU must be there.
+// parseProcess reads the gauges it needs from the Prometheus text format
+// (expfmt, the format's own parser); RSS and CPU must be there.
 func parseProcess(r io.Reader) (process, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(io.LimitReader(r, 16<<20))
+	if err != nil {
+		return process{}, fmt.Errorf("read /metrics: %w", err)
+	}
+	value := func(name string) (float64, bool) {
+		f := fams[name]
+		if f == nil || len(f.GetMetric()) == 0 {
+			return 0, false
+		}
+		m := f.GetMetric()[0]
+		switch {
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue(), true
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue(), true
+		case m.GetUntyped() != nil:
+			return m.GetUntyped().GetValue(), true
+		}
+		return 0, false
+	}
 	var p process
-	var seen int
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok || strings.HasPrefix(name, "#") {
-			continue
-		}
-		var dst *int64
-		switch name {
-		case "process_resident_memory_bytes":
-			dst, seen = &p.RSS, seen|1
-		case "process_cpu_seconds_total":
-			f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-			if err != nil {
-				return p, fmt.Errorf("read /metrics: %s: %w", name, err)
-			}
-			p.CPUSeconds, seen = f, seen|2
-			continue
-		case "go_goroutines":
-			dst = &p.Goroutines
-		case "go_memstats_stack_inuse_bytes":
-			dst = &p.StackBytes
-		case "go_memstats_heap_inuse_bytes":
-			dst = &p.HeapBytes
-		default:
-			continue
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			return p, fmt.Errorf("read /metrics: %s: %w", name, err)
-		}
-		*dst = int64(f)
-	}
-	if err := sc.Err(); err != nil {
-		return p, fmt.Errorf("read /metrics: %w", err)
-	}
-	if seen != 3 {
+	rss, okRSS := value("process_resident_memory_bytes")
+	cpu, okCPU := value("process_cpu_seconds_total")
+	if !okRSS || !okCPU {
 		return p, fmt.Errorf("read /metrics: process_resident_memory_bytes or process_cpu_seconds_total missing (is the process collector registered?)")
+	}
+	p.RSS, p.CPUSeconds = int64(rss), cpu
+	for name, dst := range map[string]*int64{
+		"go_goroutines": &p.Goroutines, "go_memstats_stack_inuse_bytes": &p.StackBytes, "go_memstats_heap_inuse_bytes": &p.HeapBytes,
+	} {
+		if v, ok := value(name); ok {
+			*dst = int64(v)
+		}
 	}
 	return p, nil
 }

@@ -29,11 +29,11 @@ type voteTracker struct {
 	mu       sync.Mutex
 	want     int
 	statuses map[string]int
-	accepted [][]int64 // per poll index, per option
-	ack      Latencies // last send -> final answer
-	full     Latencies // first send -> final answer, retries included
+	accepted [][]int64  // per poll index, per option
+	ack      *Latencies // last send -> final answer
+	full     *Latencies // first send -> final answer, retries included
 	// ack split: voters with a socket, voters in the waiting room
-	ackSocket, ackLine Latencies
+	ackSocket, ackLine *Latencies
 	lastAck            int64
 	// acceptedAt and acceptedLat are the time (run clock) and the ack
 	// latency of each counted answer, for the timeline.
@@ -41,6 +41,7 @@ type voteTracker struct {
 	acceptedLat []time.Duration
 	retries     int
 	done        chan struct{}
+	sent        atomic.Int64 // votes sent a first time, for the progress line
 }
 
 func newVoteTracker(want, polls, options int) *voteTracker {
@@ -49,7 +50,7 @@ func newVoteTracker(want, polls, options int) *voteTracker {
 		accepted[i] = make([]int64, options)
 	}
 	t := &voteTracker{want: want, statuses: map[string]int{}, accepted: accepted,
-		ack: make(Latencies, 0, want), full: make(Latencies, 0, want), done: make(chan struct{})}
+		ack: NewLatencies(), full: NewLatencies(), ackSocket: NewLatencies(), ackLine: NewLatencies(), done: make(chan struct{})}
 	if want == 0 {
 		close(t.done)
 	}
@@ -69,12 +70,12 @@ func (t *voteTracker) answer(v *viewer, status string, now int64) {
 	case schema.StatusDuplicate, schema.StatusRejected:
 		lat := time.Duration(now - v.lastSent.Load())
 		if v.line != nil {
-			t.ackLine = append(t.ackLine, lat)
+			t.ackLine.Record(lat)
 		} else {
-			t.ackSocket = append(t.ackSocket, lat)
+			t.ackSocket.Record(lat)
 		}
-		t.ack = append(t.ack, time.Duration(now-v.lastSent.Load()))
-		t.full = append(t.full, time.Duration(now-v.firstSent.Load()))
+		t.ack.Record(lat)
+		t.full.Record(time.Duration(now - v.firstSent.Load()))
 		t.lastAck = max(t.lastAck, now)
 	}
 	if t.want--; t.want == 0 {
@@ -88,11 +89,12 @@ func (t *voteTracker) retried() {
 	t.mu.Unlock()
 }
 
-// answered returns how many answers are still awaited and how many are in.
-func (t *voteTracker) counts() (pending, accepted int) {
+// counts returns how many answers are still awaited, how many votes are
+// counted and the ack latency's p99 so far.
+func (t *voteTracker) counts() (pending, accepted int, p99 time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.want, counted(t.statuses)
+	return t.want, counted(t.statuses), t.ack.Percentile(0.99)
 }
 
 // round is one fan-out measurement: done closes when every viewer has seen

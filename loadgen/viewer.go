@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,44 +132,55 @@ func readFrame(rd io.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-var (
-	resultsType = []byte(`"type":"results"`)
-	ackType     = []byte(`"type":"ack"`)
-	errorType   = []byte(`"type":"error"`)
-	totalField  = []byte(`"total":`)
-)
+// serverFrame is every frame the server sends a viewer, decoded as JSON:
+// what the load generator reads of results, acks and errors.
+type serverFrame struct {
+	Type string `json:"type"`
+	// results
+	Total    *int64 `json:"total"` // nil when the results are hidden
+	Giveaway *struct {
+		SoldOut bool   `json:"sold_out"`
+		Cutoff  uint64 `json:"cutoff"`
+	} `json:"giveaway"`
+	// ack
+	ackFrame
+}
+
+type ackFrame struct {
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	Reason       string `json:"reason"`
+	RetryAfterMS int    `json:"retry_after_ms"`
+	Seq          uint64 `json:"seq"`
+}
+
+// parseFrame decodes a frame; false when it is not JSON or has no type.
+func parseFrame(b []byte) (serverFrame, bool) {
+	var f serverFrame
+	if json.Unmarshal(b, &f) != nil || f.Type == "" {
+		return serverFrame{}, false
+	}
+	return f, true
+}
 
 func (v *viewer) handle(b []byte) {
+	f, ok := parseFrame(b)
 	switch {
-	case bytes.Contains(b, resultsType):
-		if t, ok := parseTotal(b); ok {
-			v.sawTotal(t)
+	case !ok:
+		v.r.errorFrames.Add(1)
+	case f.Type == "results":
+		if f.Total != nil {
+			v.sawTotal(*f.Total)
 		}
-		if v.r.cfg.Giveaway > 0 {
-			v.sawGiveaway(b)
+		if v.r.cfg.Giveaway > 0 && f.Giveaway != nil && f.Giveaway.SoldOut {
+			v.sawCutoff(f.Giveaway.Cutoff)
 		}
-	case bytes.Contains(b, ackType):
-		v.ack(b)
-	case bytes.Contains(b, errorType):
+	case f.Type == "ack":
+		v.ack(f.ackFrame)
+	case f.Type == "error":
 		v.r.errorFrames.Add(1)
 		v.finish(statusErrorFrame)
 	}
-}
-
-// parseTotal finds the "total" of a results frame without decoding the
-// rest; false when the frame has none (hidden results).
-func parseTotal(b []byte) (int64, bool) {
-	i := bytes.Index(b, totalField)
-	if i < 0 {
-		return 0, false
-	}
-	b = b[i+len(totalField):]
-	j := 0
-	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-		j++
-	}
-	t, err := strconv.ParseInt(string(b[:j]), 10, 64)
-	return t, err == nil
 }
 
 func (v *viewer) sawTotal(t int64) {
@@ -182,17 +192,8 @@ func (v *viewer) sawTotal(t int64) {
 	v.r.fan.observe(v)
 }
 
-type ackFrame struct {
-	ID           string `json:"id"`
-	Status       string `json:"status"`
-	Reason       string `json:"reason"`
-	RetryAfterMS int    `json:"retry_after_ms"`
-	Seq          uint64 `json:"seq"`
-}
-
-func (v *viewer) ack(b []byte) {
-	var a ackFrame
-	if json.Unmarshal(b, &a) != nil || a.ID != voteKey {
+func (v *viewer) ack(a ackFrame) {
+	if a.ID != voteKey {
 		v.r.errorFrames.Add(1)
 		return
 	}

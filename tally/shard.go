@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/votecast/votecast/internal/parts"
@@ -113,7 +114,7 @@ func (r *shardRunner) run(ctx context.Context) {
 	var (
 		done     = make(chan flushResult, 1)
 		flushing bool
-		backoff  retryBackoff
+		wait     = storeBackoff()
 		retry    <-chan time.Time
 	)
 	reap := time.NewTicker(snapshotReap)
@@ -172,10 +173,10 @@ func (r *shardRunner) run(ctx context.Context) {
 		case res := <-done:
 			flushing = false
 			if !r.settle(res, log) {
-				retry = time.After(backoff.next())
+				retry = time.After(wait.NextBackOff())
 				continue
 			}
-			backoff = retryBackoff{}
+			wait.Reset()
 		case <-retry:
 			retry = nil
 		case <-reap.C:
@@ -327,7 +328,7 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 	if ps := r.polls[id]; ps != nil {
 		return ps, poll, true
 	}
-	backoff := retryBackoff{}
+	wait := storeBackoff()
 	for tries := 0; ; tries++ {
 		st, err := r.w.opts.Store.LoadShard(ctx, id, r.idx)
 		if err == nil {
@@ -357,7 +358,7 @@ func (r *shardRunner) pollShard(ctx context.Context, id string) (*PollShard, sch
 		select {
 		case <-ctx.Done():
 			return nil, poll, false
-		case <-time.After(backoff.next()):
+		case <-time.After(wait.NextBackOff()):
 		}
 	}
 }
@@ -508,15 +509,12 @@ func (r *shardRunner) write(ctx context.Context, res flushResult) error {
 	return err
 }
 
-// retryBackoff doubles from 100ms to 5s.
-type retryBackoff struct{ d time.Duration }
-
-func (b *retryBackoff) next() time.Duration {
-	switch {
-	case b.d == 0:
-		b.d = 100 * time.Millisecond
-	case b.d < 5*time.Second:
-		b.d *= 2
-	}
-	return b.d
+// storeBackoff paces the retries of a store that refused: from 100ms,
+// doubling to 5s, each wait moved at random by up to half of it, so the
+// shards of a node (and the nodes) that all met one outage do not retry
+// in step when it ends.
+func storeBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.Multiplier, b.RandomizationFactor = 100*time.Millisecond, 5*time.Second, 2, 0.5
+	return b
 }

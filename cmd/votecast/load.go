@@ -66,6 +66,11 @@ func load(ctx context.Context, c loadConfig, out, progress io.Writer) error {
 	}
 	c.cfg.ViewerSecret = []byte(c.viewerSecret)
 	c.cfg.Progress = progress
+	if f, ok := progress.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			c.cfg.Redraw = true
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	rep, err := loadgen.Run(ctx, c.cfg)
