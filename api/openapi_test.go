@@ -13,12 +13,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/votecast/votecast/certify"
 	"github.com/votecast/votecast/internal/apispec"
+	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/natsnode/natstest"
+	"github.com/votecast/votecast/preflight"
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/waitroom"
 )
@@ -144,6 +147,15 @@ func TestEveryOperationKeepsTheContract(t *testing.T) {
 		AdminToken: adminToken, Catalog: catalog, Producer: producer, Totals: hub,
 		AckCounts: ackCounts, TallyLag: func(context.Context) (uint64, error) { return 3, nil },
 		Ready: func(context.Context) error { return nil }, Queue: room, Certificates: certs,
+		// What this NATS really says of the streams; the rest as a node
+		// with every role fills it.
+		Preflight: func(ctx context.Context) any {
+			return preflight.NodeReport{
+				Facts: preflight.Facts{NATS: "embedded", JSSync: "always", Store: "embedded"}, Limits: preflight.Limits{Replicas: 1, Shards: 16},
+				Log:    natsnode.Health(ctx, env.JS, 2*time.Second, natsnode.HealthStreams...),
+				Shards: preflight.Shards{Wanted: 16, Unowned: []int{}}, Store: &preflight.StoreState{Kind: "embedded"}, Polls: []preflight.PollState{},
+			}
+		},
 		// The viewer is whom ?token= names.
 		Identify: func(_ http.ResponseWriter, r *http.Request) (string, string, error) {
 			if u := r.URL.Query().Get("token"); u != "" {
@@ -226,6 +238,8 @@ func TestEveryOperationKeepsTheContract(t *testing.T) {
 	call(200, "GET", "/api/polls/"+p+"/export", adminToken, "")
 	call(401, "GET", "/api/polls/"+p+"/export", "", "")
 	call(200, "GET", "/.well-known/votecast-key", "", "")
+	call(200, "GET", "/api/preflight", adminToken, "")
+	call(401, "GET", "/api/preflight", "", "")
 
 	// A quiz giveaway: viewer-1 is on the answer, viewer-2 is not.
 	g := create(`{"kind":"giveaway","prizes":1,"answer":1,"question":"q","options":["a","b"]}`)
