@@ -27,7 +27,7 @@ func bundle(read func(name string) ([]byte, bool), entry string) ([]byte, error)
 			if a.Importer == "" {
 				name = path.Clean(a.Path)
 			}
-			if !strings.HasPrefix(a.Path, "./") && a.Importer != "" {
+			if !strings.HasPrefix(a.Path, "./") && !strings.HasPrefix(a.Path, "../") && a.Importer != "" {
 				return api.OnResolveResult{}, fmt.Errorf("import %q: only relative imports of our own modules", a.Path)
 			}
 			return api.OnResolveResult{Path: name, Namespace: embeddedNS}, nil

@@ -80,22 +80,19 @@ func TestBundleRuns(t *testing.T) {
 	entry := `import { Ballot } from './ballot.js';
 import { percents } from './format.js';
 import { translate } from './i18n.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../../../clients/js/src/backoff.js';
 const b = new Ballot({ votesPerUser: 2, options: 2 });
 const v = b.cast(1);
 b.due(0);
 b.ack({ id: v.key, status: 'accepted' }, 0);
 console.log(JSON.stringify([b.shares(), b.votesLeft(), percents([1, 3]), translate('ko', 'votesLeft', { n: 1, total: 2 }), new Backoff({ random: () => 1 }).next()]));
 `
+	modules := moduleReader(files)
 	read := func(n string) ([]byte, bool) {
 		if n == "entry.js" {
 			return []byte(entry), true
 		}
-		a := files.get("js/" + n)
-		if a == nil {
-			return nil, false
-		}
-		return a.raw, true
+		return modules(n)
 	}
 	out, err := bundle(read, "entry.js")
 	if err != nil {

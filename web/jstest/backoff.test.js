@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Backoff } from '../static/js/backoff.js';
+import { Backoff } from '../../clients/js/src/backoff.js';
 
 test('delays grow, stay within [ceiling/2, ceiling], cap, and reset', () => {
   for (const r of [0, 0.5, 0.999]) {

@@ -11,7 +11,7 @@
 // and claim code when it presses the button.
 
 import { Ballot, COUNTED } from './ballot.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../../../clients/js/src/backoff.js';
 import { PollView } from './pollview.js';
 import { PollSocket, socketURL } from './socket.js';
 import { loadReceipts, addReceipt, saveReceipts } from './receipts.js';

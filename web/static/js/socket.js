@@ -11,7 +11,7 @@
 // asks the server and waits in line); the socket then holds still until
 // it is told to retry or to connect.
 
-import { Backoff } from './backoff.js';
+import { Backoff } from '../../../clients/js/src/backoff.js';
 
 // An anonymous viewer's sealed id, from the server's hello frame. It is
 // sent back as &viewer= because a partner's frame gets no cookies, and

@@ -10,7 +10,7 @@
 // Phases: 'off' (not in line: connected, or connecting as usual), 'waiting'
 // (in line, the socket held), 'turn' (let in, connecting with the ticket).
 
-import { Backoff } from './backoff.js';
+import { Backoff } from '../../../clients/js/src/backoff.js';
 
 const TICKET_KEY = 'votecast.ticket.';
 const REFUSALS_BEFORE_ASKING = 3; // refused connects with a ticket let in before joining again
