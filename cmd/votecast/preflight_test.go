@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,6 +144,55 @@ func TestPreflightShardsWithoutOwner(t *testing.T) {
 		out, _ := runPreflightJSON(t, c)
 		if it := item(t, out, "every shard owned"); it.State != preflight.OK {
 			return it.Figure
+		}
+		return ""
+	})
+}
+
+// TestPreflightOnACluster: three NATS nodes, two edges and a tally node,
+// as separate processes. preflight over both edges sees the log R3 with
+// every replica in step; with one NATS node killed it fails "log
+// replicas", naming the stream a replica is missing from.
+func TestPreflightOnACluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a whole cluster")
+	}
+	c := startChaosNATS(t)
+	edge1, _ := c.startRole(t.TempDir(), freePort(t), "ingest,broadcast", "--max-conns", "1000")
+	edge2, _ := c.startRole(t.TempDir(), freePort(t), "ingest,broadcast", "--max-conns", "1000")
+	c.startRole(t.TempDir(), freePort(t), "tally")
+	poll := edge1.openPoll(2)
+	cfg := preflightConfig{urls: edge1.url("") + "," + edge2.url(""), adminToken: testToken, loadReport: filepath.Join(t.TempDir(), "none.json")}
+
+	var out preflightOut
+	await.For(t, 60*time.Second, func() string {
+		out, _ = runPreflightJSON(t, cfg)
+		if it := item(t, out, "every shard owned"); it.State != preflight.OK {
+			return it.Figure
+		}
+		return ""
+	})
+	for name, want := range map[string]struct{ state, figure string }{
+		"nodes answer":                    {preflight.OK, "2 of 2"},
+		"log replicas":                    {preflight.OK, "R3, 3 current"},
+		"log fsync":                       {preflight.Warn, "set on the external NATS servers"},
+		"every shard owned":               {preflight.OK, "8 of 8 owned by 1 tally node(s)"},
+		"show's polls warm on every node": {preflight.OK, "1 polls on 2 nodes: " + poll.ID},
+		"store reachable":                 {preflight.Skip, "no node here has the tally role"},
+	} {
+		if it := item(t, out, name); it.State != want.state || !strings.Contains(it.Figure, want.figure) {
+			t.Errorf("%s: %s %q, want %s with %q", name, it.State, it.Figure, want.state, want.figure)
+		}
+	}
+	if !out.Ready {
+		t.Fatalf("a healthy cluster: %s", out.Verdict)
+	}
+
+	c.nats[2].kill(t)
+	await.For(t, 60*time.Second, func() string {
+		out, _ := runPreflightJSON(t, cfg)
+		if it := item(t, out, "log replicas"); it.State != preflight.Fail || !strings.Contains(it.Figure, "2 of 3 current") || out.Ready {
+			return fmt.Sprintf("%+v, ready %v", it, out.Ready)
 		}
 		return ""
 	})
