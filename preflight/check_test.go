@@ -17,10 +17,10 @@ func healthy() *NodeReport {
 		Facts:          Facts{NATS: "embedded", JSSync: "always", Store: "embedded"},
 		Limits:         Limits{MaxConns: 10_000, MaxConnsPerIP: 1000, VoteRate: 5, MaxVoteRate: 1000, AdmitRate: 100, MaxInFlight: 4096, StallTimeoutMS: 2000},
 		OpenFilesLimit: 65536, MemoryBytes: 8 << 30,
-		Log:            []natsnode.StreamHealth{{Name: "VOTES", Replicas: 1, Current: 1, Leader: "n1", Msgs: 7}},
-		Shards:         Shards{Wanted: 4, Unowned: []int{}, Members: 1},
-		Store:          &StoreState{Kind: "embedded", PingMS: 0.1},
-		Polls:          []PollState{{ID: "p1", State: "open", Votes: 7}},
+		Log:    []natsnode.StreamHealth{{Name: "VOTES", Replicas: 1, Current: 1, Leader: "n1", Msgs: 7}},
+		Shards: Shards{Wanted: 4, Unowned: []int{}, Members: 1},
+		Store:  &StoreState{Kind: "embedded", PingMS: 0.1},
+		Polls:  []PollState{{ID: "p1", State: "open", Votes: 7}},
 	}
 }
 
