@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ballot, newKey, PENDING, COUNTED, DUPLICATE, REJECTED } from '../static/js/ballot.js';
+import { Ballot, PENDING, COUNTED, DUPLICATE, REJECTED } from '../static/js/ballot.js';
+import { newKey } from '../../clients/js/src/frames.js';
 
 // keys gives each ballot a deterministic key source: a counter in the bytes.
 const keys = () => {

@@ -44,9 +44,11 @@ test('connects, delivers frames, reconnects after a drop, resets backoff on the 
   assert.equal(opens, 1);
   assert.equal(s.send({ type: 'vote' }), true);
   assert.deepEqual(ws.sent, [{ type: 'vote' }]);
-  ws.msg({ type: 'results' });
+  ws.msg({ type: 'results', poll: 'p', state: 'open', counts: [1, 2], total: 3, later: 'a field this page does not know' });
   ws.onmessage({ data: 'not json' });
-  assert.deepEqual(got, [{ type: 'results' }]);
+  ws.msg({ type: 'results' }); // no poll, no state: not a frame to show
+  ws.msg({ type: 'unknown-to-this-page' });
+  assert.deepEqual(got, [{ type: 'results', poll: 'p', state: 'open', hidden: false, counts: [1, 2], total: 3 }]);
   assert.equal(backoff.resets, 1);
   ws.drop(1001);
   assert.deepEqual(downs, [1001]);

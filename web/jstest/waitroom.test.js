@@ -52,7 +52,7 @@ function fakeFetch(routes) {
     const answers = routes[path];
     const a = Array.isArray(answers) ? (answers.length > 1 ? answers.shift() : answers[0]) : answers;
     if (!a || a === 'network') throw new TypeError('Failed to fetch');
-    return { ok: a.status >= 200 && a.status < 300, status: a.status, json: async () => a.body };
+    return { ok: a.status >= 200 && a.status < 300, status: a.status, json: async () => a.body, text: async () => JSON.stringify(a.body) };
   };
   f.calls = calls;
   return f;
@@ -171,7 +171,7 @@ test('a reload presents the saved ticket; an expired one is dropped', () => {
 test('votes from the line: acks, retry answers, refusals and a lost request', async () => {
   const frame = { type: 'vote', id: 'k1', option: 1 };
   const cases = [
-    { name: 'accepted', answer: { status: 200, body: { type: 'ack', id: 'k1', status: 'accepted' } }, want: { ack: { type: 'ack', id: 'k1', status: 'accepted' } } },
+    { name: 'accepted', answer: { status: 200, body: { type: 'ack', id: 'k1', status: 'accepted' } }, want: { ack: { type: 'ack', id: 'k1', status: 'accepted', reason: '' } } },
     { name: 'slow down', answer: { status: 429, body: { type: 'ack', id: 'k1', status: 'retry', reason: 'too many votes, slow down', retry_after_ms: 1000 } }, want: { ack: { type: 'ack', id: 'k1', status: 'retry', reason: 'too many votes, slow down', retry_after_ms: 1000 } } },
     { name: 'bad frame', answer: { status: 400, body: { error: 'option out of range' } }, want: { ack: { type: 'ack', id: 'k1', status: 'rejected', reason: 'option out of range' } } },
     { name: 'node busy', answer: { status: 503, body: { error: 'this node takes no votes' } }, want: { retryMs: 1000, lost: false } },

@@ -8,7 +8,10 @@
 // connection) or waiting (for a connection, or for a retry time the server
 // gave). Acks move it to 'counted' (accepted), 'duplicate' or 'rejected'.
 // A duplicate for a vote whose first send was lost with a connection is
-// the server recognising our own resend: it is shown as counted.
+// the server recognising our own resend: it is shown as counted. Keys are
+// the JS client's (newKey), the same as partners' apps make.
+
+import { newKey } from '../../../clients/js/src/frames.js';
 
 export const PENDING = 'pending';
 export const COUNTED = 'counted';
@@ -16,14 +19,6 @@ export const DUPLICATE = 'duplicate';
 export const REJECTED = 'rejected';
 
 const MAX_KEPT = 200; // votes remembered; pending and defining ones are always kept
-
-// newKey returns a client key: 16 characters of [A-Za-z0-9_-].
-export function newKey(randomBytes) {
-  const b = randomBytes(12);
-  let s = '';
-  for (const x of b) s += String.fromCharCode(x);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
 
 function cryptoBytes(n) {
   return crypto.getRandomValues(new Uint8Array(n));

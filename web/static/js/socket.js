@@ -1,5 +1,6 @@
 // socket: the viewer WebSocket to /ws?poll=ID with reconnects. It knows
-// frames as JSON and nothing of polls. Reconnects use Backoff; the delay
+// frames (the JS client's parseFrame, so the pages read them as partners'
+// apps do) and nothing of polls. Reconnects use Backoff; the delay
 // resets once a connection has delivered a frame, so a server that accepts
 // and drops at once is not hammered. Close code 1008 (policy: we sent too
 // much) waits at least 10 s. Coming back online or to the foreground
@@ -12,6 +13,7 @@
 // it is told to retry or to connect.
 
 import { Backoff } from '../../../clients/js/src/backoff.js';
+import { parseFrame } from '../../../clients/js/src/frames.js';
 
 // An anonymous viewer's sealed id, from the server's hello frame. It is
 // sent back as &viewer= because a partner's frame gets no cookies, and
@@ -88,9 +90,9 @@ export class PollSocket {
         heard = true;
         this.backoff.reset();
       }
-      let f;
-      try { f = JSON.parse(e.data); } catch { return; }
-      if (f.type === 'hello' && typeof f.viewer === 'string') {
+      const f = typeof e.data === 'string' ? parseFrame(e.data) : null;
+      if (!f) return;
+      if (f.type === 'hello') {
         this.setViewer(f.viewer);
         return;
       }

@@ -11,6 +11,7 @@
 // (in line, the socket held), 'turn' (let in, connecting with the ticket).
 
 import { Backoff } from '../../../clients/js/src/backoff.js';
+import { parseFrame } from '../../../clients/js/src/frames.js';
 
 const TICKET_KEY = 'votecast.ticket.';
 const REFUSALS_BEFORE_ASKING = 3; // refused connects with a ticket let in before joining again
@@ -210,12 +211,15 @@ export class WaitingRoom {
     } catch {
       return { retryMs: this.backoff.next(), lost: true };
     }
-    let body = null;
-    try { body = await res.json(); } catch { /* not JSON */ }
-    if (body && body.type === 'ack' && body.id === frame.id) {
+    let text = '';
+    try { text = await res.text(); } catch { /* cut off */ }
+    const ack = parseFrame(text);
+    if (ack?.type === 'ack' && ack.id === frame.id) {
       this.backoff.reset();
-      return { ack: body }; // 200, or 429 with a retry ack
+      return { ack }; // 200, or 429 with a retry ack
     }
+    let body = null;
+    try { body = JSON.parse(text); } catch { /* not JSON */ }
     if (res.status === 400 || res.status === 404) {
       return { ack: { type: 'ack', id: frame.id, status: 'rejected', reason: body?.error || '' } };
     }
