@@ -1,6 +1,7 @@
 // server: starts a real `votecast serve` for a test, on 127.0.0.1 and a
 // free port, with its own data directory and admin token, and stops or
-// restarts it on the same port and data.
+// restarts it on the same port and data. The JS client's tests
+// (clients/js/test) use it too.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,9 +40,11 @@ export function freePort(host = '127.0.0.1') {
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 
 export class Server {
-  constructor({ allowOrigins = [], extraArgs = [] } = {}) {
+  // extraArgs: more flags of serve; env: more environment.
+  constructor({ allowOrigins = [], extraArgs = [], env = {} } = {}) {
     this.allowOrigins = allowOrigins;
     this.extraArgs = extraArgs;
+    this.env = env;
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'votecast-e2e-'));
     this.proc = null;
     this.log = [];
@@ -54,7 +57,7 @@ export class Server {
     const args = ['serve', '--http', `127.0.0.1:${this.port}`, '--data', this.dir, ...this.extraArgs];
     if (this.allowOrigins.length) args.push('--allow-origin', this.allowOrigins.join(','));
     const proc = spawn(binary(), args, {
-      env: { ...process.env, VOTECAST_ADMIN_TOKEN: ADMIN_TOKEN },
+      env: { ...process.env, ...this.env, VOTECAST_ADMIN_TOKEN: ADMIN_TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
@@ -115,5 +118,8 @@ export class Server {
     return p;
   }
 
+  closePoll(id) { return this.api('POST', `/api/polls/${id}/close`); }
+
+  // results are the server's totals (the producer sees hidden ones too).
   results(id) { return this.api('GET', `/api/polls/${id}/results`); }
 }

@@ -2,34 +2,19 @@
 // sent again after the close by the viewer whose vote counted is a
 // duplicate "already counted", so a resend is never told it was refused.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VotecastClient } from '../dist/index.js';
-import { Server } from './lib/server.mjs';
+import { useServer } from './lib/setup.mjs';
 import { record, within } from './lib/wait.mjs';
 
-let server;
-const clients = [];
+const env = useServer();
 
-before(async () => {
-  server = await new Server().start();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await server?.close();
-});
-
-function client(poll, opts = {}) {
-  const c = new VotecastClient({ url: server.url, poll, ...opts });
-  clients.push(c);
-  return c;
-}
+const client = env.client;
 
 const brief = (r) => ({ status: r.status, reason: r.reason, recorded: r.recorded });
 
 test('after the close: a new vote is rejected "poll is closed", a resend of a counted one is "already counted"', async () => {
-  const poll = await server.poll({ question: 'Closing soon', options: ['Early', 'Late'] });
+  const poll = await env.server.poll({ question: 'Closing soon', options: ['Early', 'Late'] });
   const early = client(poll.id);
   const counted = await within(early.vote(0), 10000, 'the vote before the close');
   assert.equal(counted.status, 'accepted');
@@ -37,7 +22,7 @@ test('after the close: a new vote is rejected "poll is closed", a resend of a co
   assert.ok(viewer, 'the anonymous viewer has its sealed id');
   early.close();
 
-  await server.closePoll(poll.id);
+  await env.server.closePoll(poll.id);
 
   const late = client(poll.id);
   const totals = record(late, 'totals');
@@ -56,5 +41,5 @@ test('after the close: a new vote is rejected "poll is closed", a resend of a co
   const final = await totals.until((t) => t.state === 'closed');
   assert.deepEqual(final.counts, [1, 0]);
   assert.equal(final.total, 1);
-  assert.deepEqual((await server.results(poll.id)).counts, [1, 0]);
+  assert.deepEqual((await env.server.results(poll.id)).counts, [1, 0]);
 });

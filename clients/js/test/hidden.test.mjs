@@ -2,36 +2,24 @@
 // says hidden and carries no counts and no total; at close every client
 // is sent the final totals over its socket.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VotecastClient } from '../dist/index.js';
-import { Server } from './lib/server.mjs';
+import { useServer } from './lib/setup.mjs';
 import { record, waitFor, within } from './lib/wait.mjs';
 
-let server;
-const clients = [];
-
-before(async () => {
-  server = await new Server().start();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await server?.close();
-});
+const env = useServer();
 
 test('hidden results: no counts on the wire until the close, then the exact final totals', async () => {
-  const poll = await server.poll({ question: 'Secret ballot', options: ['Left', 'Right', 'Centre'], results: 'hidden' });
+  const poll = await env.server.poll({ question: 'Secret ballot', options: ['Left', 'Right', 'Centre'], results: 'hidden' });
   const viewers = [0, 1, 2].map(() => {
-    const c = new VotecastClient({ url: server.url, poll: poll.id });
-    clients.push(c);
+    const c = env.client(poll.id);
     return { c, totals: record(c, 'totals') };
   });
   const answers = await within(Promise.all(viewers.map((v, i) => v.c.vote([0, 0, 1][i]))), 10000, 'three answers');
   assert.deepEqual(answers.map((r) => r.status), ['accepted', 'accepted', 'accepted']);
   // The producer sees them counted; viewers see nothing of it.
-  await waitFor(async () => (await server.results(poll.id)).total === 3, { what: 'the server to count three votes' });
-  const anon = await fetch(`${server.url}/api/polls/${poll.id}/results`);
+  await waitFor(async () => (await env.server.results(poll.id)).total === 3, { what: 'the server to count three votes' });
+  const anon = await fetch(`${env.server.url}/api/polls/${poll.id}/results`);
   assert.equal(anon.status, 403);
   for (const v of viewers) {
     assert.ok(v.totals.length > 0, 'a totals frame on connect');
@@ -41,7 +29,7 @@ test('hidden results: no counts on the wire until the close, then the exact fina
     assert.equal(v.c.totals.hidden, true);
   }
 
-  await server.closePoll(poll.id);
+  await env.server.closePoll(poll.id);
   for (const v of viewers) {
     const final = await v.totals.until((t) => t.state === 'closed', { timeout: 5000 });
     assert.deepEqual(final, { type: 'results', poll: poll.id, state: 'closed', hidden: false, counts: [2, 1, 0], total: 3 });

@@ -6,36 +6,20 @@
 // budget poll is there because a copy under a new key would be a second
 // valid vote; a one-vote poll, because there its dedup key is the viewer.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VotecastClient } from '../dist/index.js';
-import { Server } from './lib/server.mjs';
+import { useServer, same } from './lib/setup.mjs';
 import { lossySocket } from './lib/socket.mjs';
 import { record, waitFor, within } from './lib/wait.mjs';
 
-let server;
-const clients = [];
+const env = useServer();
 
-before(async () => {
-  server = await new Server().start();
-});
+const client = env.client;
 
-after(async () => {
-  for (const c of clients) c.close();
-  await server?.close();
-});
-
-function client(poll, opts = {}) {
-  const c = new VotecastClient({ url: server.url, poll, ...opts });
-  clients.push(c);
-  return c;
-}
-
-const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 test('votes unanswered across a server restart are sent again under their keys and counted once', async () => {
-  const budget = await server.poll({ question: 'Spread 3', options: ['Alpha', 'Beta'], votes_per_user: 3 });
-  const one = await server.poll({ question: 'One vote', options: ['Yes', 'No'] });
+  const budget = await env.server.poll({ question: 'Spread 3', options: ['Alpha', 'Beta'], votes_per_user: 3 });
+  const one = await env.server.poll({ question: 'One vote', options: ['Yes', 'No'] });
   const viewers = [budget, one].map((poll) => {
     const { WebSocket, wire } = lossySocket();
     const c = client(poll.id, { WebSocket });
@@ -46,19 +30,19 @@ test('votes unanswered across a server restart are sent again under their keys a
   for (const v of viewers) v.wire.dropAcks = true;
   const answers = viewers.map((v) => v.c.vote(1));
   for (const v of viewers) {
-    await waitFor(async () => (await server.results(v.poll.id)).total === 1, { what: `poll ${v.poll.id} to count the vote` });
+    await waitFor(async () => (await env.server.results(v.poll.id)).total === 1, { what: `poll ${v.poll.id} to count the vote` });
     assert.equal(v.c.pending().length, 1, 'the client has no answer');
   }
   for (const v of viewers) v.wire.dropAcks = false;
 
-  await server.stop(); // graceful: every socket is closed with 1001
+  await env.server.stop(); // graceful: every socket is closed with 1001
   for (const v of viewers) {
     const down = await v.states.until((s) => s.state === 'closed');
     assert.deepEqual([down.code, down.reason], [1001, 'server shutting down']);
     assert.ok(down.retryInMs > 0);
     assert.deepEqual(v.c.pending(), [{ key: v.wire.sent[0].frame.id, option: 1, lost: true }]);
   }
-  await server.start(); // same port, same data
+  await env.server.start(); // same port, same data
 
   for (const [i, v] of viewers.entries()) {
     const r = await within(answers[i], 20000, 'the answer to the resend');
@@ -73,21 +57,21 @@ test('votes unanswered across a server restart are sent again under their keys a
     assert.equal(v.wire.urls.length, 2);
     assert.ok(v.wire.urls[1].endsWith(`&viewer=${encodeURIComponent(v.c.viewer)}`), `the same viewer: ${v.wire.urls[1]}`);
     await v.totals.until((t) => same(t.counts, [0, 1]) && t.total === 1, { timeout: 15000 });
-    assert.deepEqual((await server.results(v.poll.id)).counts, [0, 1], 'counted once');
+    assert.deepEqual((await env.server.results(v.poll.id)).counts, [0, 1], 'counted once');
   }
 });
 
 test('a vote cast while the server is down is sent once it is back', async () => {
-  const poll = await server.poll({ question: 'Offline vote', options: ['Yes', 'No'] });
+  const poll = await env.server.poll({ question: 'Offline vote', options: ['Yes', 'No'] });
   const c = client(poll.id);
   const states = record(c, 'state');
   const totals = record(c, 'totals');
   await states.until((s) => s.state === 'open');
-  await server.stop();
+  await env.server.stop();
   await states.until((s) => s.state === 'closed');
   const answer = c.vote(0);
   assert.deepEqual(c.pending().map((p) => [p.option, p.lost]), [[0, false]]);
-  await server.start();
+  await env.server.start();
   const r = await within(answer, 20000, 'the answer');
   assert.deepEqual([r.status, r.recorded, r.sends], ['accepted', true, 1]);
   await totals.until((t) => same(t.counts, [1, 0]), { timeout: 15000 });

@@ -4,29 +4,18 @@
 // client sends each again under its key no sooner than that, until every
 // vote is accepted; the totals count each vote once.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VotecastClient } from '../dist/index.js';
-import { Server } from './lib/server.mjs';
+import { useServer } from './lib/setup.mjs';
 import { lossySocket } from './lib/socket.mjs';
 import { record, within } from './lib/wait.mjs';
 
-let server;
-let client;
-
-before(async () => {
-  server = await new Server({ args: ['--vote-rate', '1'] }).start();
-});
-
-after(async () => {
-  client?.close();
-  await server?.close();
-});
+const env = useServer({ extraArgs: ['--vote-rate', '1'] });
 
 test('votes answered retry are sent again under their keys after retry_after_ms, and counted once', async () => {
-  const poll = await server.poll({ question: 'Six of ten', options: ['A', 'B'], votes_per_user: 10 });
+  const poll = await env.server.poll({ question: 'Six of ten', options: ['A', 'B'], votes_per_user: 10 });
   const { WebSocket, wire } = lossySocket();
-  client = new VotecastClient({ url: server.url, poll: poll.id, WebSocket });
+  const client = env.client(poll.id, { WebSocket });
   const acks = [];
   client.on('ack', (a) => acks.push({ at: Date.now(), a, sentBefore: wire.sent.length }));
   const totals = record(client, 'totals');
@@ -48,5 +37,5 @@ test('votes answered retry are sent again under their keys after retry_after_ms,
   }
   assert.ok(results.filter((r) => r.sends > 1).length >= 2);
   await totals.until((t) => t.total === 6 && JSON.stringify(t.counts) === '[3,3]');
-  assert.deepEqual((await server.results(poll.id)).counts, [3, 3]);
+  assert.deepEqual((await env.server.results(poll.id)).counts, [3, 3]);
 });

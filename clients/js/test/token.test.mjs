@@ -4,26 +4,15 @@
 // on every connection; a connection without a token is refused before it
 // opens.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { VotecastClient } from '../dist/index.js';
-import { Server } from './lib/server.mjs';
+import { useServer } from './lib/setup.mjs';
 import { lossySocket } from './lib/socket.mjs';
 import { record, within } from './lib/wait.mjs';
 
 const SECRET = 'js-client-viewer-secret-0123456789abcdef';
-let server;
-const clients = [];
-
-before(async () => {
-  server = await new Server({ env: { VOTECAST_VIEWER_SECRET: SECRET } }).start();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await server?.close();
-});
+const env = useServer({ env: { VOTECAST_VIEWER_SECRET: SECRET } });
 
 const b64url = (x) => Buffer.from(x).toString('base64url');
 
@@ -36,14 +25,10 @@ function mint(sub) {
   return `${head}.${body}.${sig}`;
 }
 
-function client(poll, opts) {
-  const c = new VotecastClient({ url: server.url, poll, ...opts });
-  clients.push(c);
-  return c;
-}
+const client = env.client;
 
 test('a viewer is its token: one vote per sub across connections, a fresh token per connection', async () => {
-  const poll = await server.poll({ question: 'Signed in', options: ['A', 'B'] });
+  const poll = await env.server.poll({ question: 'Signed in', options: ['A', 'B'] });
   let minted = 0;
   const { WebSocket, wire } = lossySocket();
   const a = client(poll.id, { WebSocket, token: () => (minted++, mint('fan-1')) });
@@ -60,17 +45,17 @@ test('a viewer is its token: one vote per sub across connections, a fresh token 
   assert.deepEqual([again.status, again.reason, again.recorded], ['duplicate', 'already voted', false]);
 
   // A reconnect asks for a new token.
-  await server.stop();
-  await server.start();
+  await env.server.stop();
+  await env.server.start();
   await states.until((s, i) => s.state === 'open' && states.slice(0, i).some((x) => x.state === 'closed'), { timeout: 15000 });
   assert.equal(minted, 2);
   assert.equal(wire.urls.length, 2);
   assert.notEqual(new URL(wire.urls[1]).searchParams.get('token'), null);
-  assert.deepEqual((await server.results(poll.id)).counts, [1, 0]);
+  assert.deepEqual((await env.server.results(poll.id)).counts, [1, 0]);
 });
 
 test('without a token the connection is refused before it opens, and tried again later', async () => {
-  const poll = await server.poll({ question: 'No token', options: ['A', 'B'] });
+  const poll = await env.server.poll({ question: 'No token', options: ['A', 'B'] });
   const c = client(poll.id, {});
   const states = record(c, 'state');
   const down = await states.until((s) => s.state === 'closed');

@@ -2,34 +2,18 @@
 // receipt, the exact totals every viewer is shown, and the exact reason of
 // every refusal the server gives a vote it can never count.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VotecastClient } from '../dist/index.js';
-import { Server } from './lib/server.mjs';
+import { useServer, same } from './lib/setup.mjs';
 import { record, waitFor, within } from './lib/wait.mjs';
 
-let server;
-const clients = [];
+const env = useServer();
 
-before(async () => {
-  server = await new Server().start();
-});
+const client = env.client;
 
-after(async () => {
-  for (const c of clients) c.close();
-  await server?.close();
-});
-
-function client(poll, opts = {}) {
-  const c = new VotecastClient({ url: server.url, poll, ...opts });
-  clients.push(c);
-  return c;
-}
-
-const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 test('three viewers vote: each is accepted with a receipt, and everyone sees [2,1,0]', async () => {
-  const poll = await server.poll({ question: 'Best goal?', options: ['Kim', 'Son', 'Lee'] });
+  const poll = await env.server.poll({ question: 'Best goal?', options: ['Kim', 'Son', 'Lee'] });
   const [a, b, c] = [client(poll.id), client(poll.id), client(poll.id)];
   const seen = [a, b, c].map((x) => record(x, 'totals'));
   const results = await within(Promise.all([a.vote(0), b.vote(1), c.vote(0)]), 10000, 'three answers');
@@ -46,7 +30,7 @@ test('three viewers vote: each is accepted with a receipt, and everyone sees [2,
     const t = await s.until((x) => same(x.counts, [2, 1, 0]));
     assert.deepEqual(t, { type: 'results', poll: poll.id, state: 'open', hidden: false, counts: [2, 1, 0], total: 3 });
   }
-  assert.deepEqual((await server.results(poll.id)).counts, [2, 1, 0]);
+  assert.deepEqual((await env.server.results(poll.id)).counts, [2, 1, 0]);
 
   // One vote each: a second is a duplicate "no votes left", not counted.
   const again = await within(a.vote(2), 10000, 'the second vote');
@@ -55,11 +39,11 @@ test('three viewers vote: each is accepted with a receipt, and everyone sees [2,
     { status: 'duplicate', reason: 'no votes left', recorded: false },
   );
   assert.equal(a.pending().length, 0);
-  assert.deepEqual((await server.results(poll.id)).counts, [2, 1, 0]);
+  assert.deepEqual((await env.server.results(poll.id)).counts, [2, 1, 0]);
 });
 
 test('a budget poll adds the counts each vote puts on an option', async () => {
-  const poll = await server.poll({ question: 'Spread 5', options: ['A', 'B'], votes_per_user: 5 });
+  const poll = await env.server.poll({ question: 'Spread 5', options: ['A', 'B'], votes_per_user: 5 });
   const a = client(poll.id);
   const seen = record(a, 'totals');
   const r1 = await within(a.vote(1, { count: 2 }), 10000, 'the first vote');
@@ -71,9 +55,9 @@ test('a budget poll adds the counts each vote puts on an option', async () => {
 });
 
 test('votes the server can never count are rejected with its exact reason', async () => {
-  const one = await server.poll({ question: 'One vote', options: ['A', 'B', 'C'] });
-  const budget = await server.poll({ question: 'Three votes', options: ['A', 'B'], votes_per_user: 3 });
-  const draft = await server.poll({ question: 'Not yet', options: ['A', 'B'] }, { open: false });
+  const one = await env.server.poll({ question: 'One vote', options: ['A', 'B', 'C'] });
+  const budget = await env.server.poll({ question: 'Three votes', options: ['A', 'B'], votes_per_user: 3 });
+  const draft = await env.server.poll({ question: 'Not yet', options: ['A', 'B'] }, { open: false });
   const cases = [
     [one.id, 3, {}, 'no such option'],
     [one.id, 0, { count: 2 }, 'count must be 1'],
@@ -85,12 +69,12 @@ test('votes the server can never count are rejected with its exact reason', asyn
     const r = await within(client(poll).vote(option, opts), 10000, `the answer "${reason}"`);
     assert.deepEqual({ status: r.status, reason: r.reason, recorded: r.recorded }, { status: 'rejected', reason, recorded: false });
   }
-  assert.deepEqual((await server.results(one.id)).counts, [0, 0, 0]);
-  assert.deepEqual((await server.results(budget.id)).counts, [0, 0]);
+  assert.deepEqual((await env.server.results(one.id)).counts, [0, 0, 0]);
+  assert.deepEqual((await env.server.results(budget.id)).counts, [0, 0]);
 });
 
 test('a frame the server would refuse as malformed is refused before it is sent', async () => {
-  const poll = await server.poll({ question: 'Local checks', options: ['A', 'B'] });
+  const poll = await env.server.poll({ question: 'Local checks', options: ['A', 'B'] });
   const a = client(poll.id);
   await assert.rejects(a.vote(32), RangeError);
   await assert.rejects(a.vote(1.5), RangeError);

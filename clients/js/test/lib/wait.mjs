@@ -1,20 +1,9 @@
-// wait: conditions are awaited with a deadline, never slept for.
+// wait: conditions are awaited with a deadline, never slept for
+// (waitFor is the browser tests' own, e2e/lib/wait.js).
 
-export async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await cond();
-      if (last) return last;
-    } catch (e) {
-      if (e && /exited/.test(e.message)) throw e;
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
+import { waitFor } from '../../../../e2e/lib/wait.js';
+
+export { waitFor };
 
 // events collects a client's events of one name, and waits for one that
 // passes a test, with a deadline.
