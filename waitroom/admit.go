@@ -66,9 +66,7 @@ func (r *Room) watch(ctx context.Context, kv jetstream.KeyValue, keys string) {
 			}
 			var rep edgeReport
 			if json.Unmarshal(e.Value(), &rep) == nil {
-				r.mu.Lock()
-				r.free[e.Key()] = rep
-				r.mu.Unlock()
+				r.noteReport(e.Key(), rep)
 			}
 		}
 		_ = w.Stop()
@@ -89,9 +87,15 @@ func (r *Room) loop(ctx context.Context) {
 		}
 		now := r.opts.Now()
 		if now.Sub(reported) >= reportEvery {
-			b, _ := json.Marshal(edgeReport{Free: max(r.opts.Free(), 0), At: now.UnixMilli()})
+			rep := edgeReport{Free: max(r.opts.Free(), 0), At: now.UnixMilli()}
+			b, _ := json.Marshal(rep)
 			if _, err := r.edges.Put(ctx, r.opts.Edge, b); err == nil {
 				reported = now
+				// This edge's own turn below must count what it just
+				// said, not the older report its watch still holds: a
+				// node that filled up would otherwise let in a window's
+				// worth more on slots it no longer has.
+				r.noteReport(r.opts.Edge, rep)
 			}
 		}
 		err := r.step(ctx)
@@ -104,6 +108,16 @@ func (r *Room) loop(ctx context.Context) {
 			r.log.Info("waiting room: admitting again")
 			lastErr = ""
 		}
+	}
+}
+
+// noteReport keeps an edge's report unless a later one is kept already
+// (the watch may deliver this edge's own report after the loop noted it).
+func (r *Room) noteReport(edge string, rep edgeReport) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.free[edge]; !ok || rep.At >= old.At {
+		r.free[edge] = rep
 	}
 }
 
