@@ -132,6 +132,12 @@ func serve(ctx context.Context, c serveConfig) error {
 		return fmt.Errorf("--stall-timeout %v: want a positive duration such as 2s", c.stall)
 	}
 	serves := c.roles.Has(node.Ingest) || c.roles.Has(node.Broadcast)
+	if limit := preflight.OpenFilesLimit(); serves && limit > 0 && uint64(c.maxConns) > limit {
+		// Not an error: a laptop never comes near the cap. On air the
+		// connections past the limit would fail at accept, unexplained.
+		log.Warn("--max-conns is above this process's open files limit: connections past it fail to be accepted; raise the limit (ulimit -n, LimitNOFILE) or lower --max-conns (votecast preflight checks this)",
+			"max_conns", c.maxConns, "open_files_limit", limit)
+	}
 	if err := os.MkdirAll(c.nats.dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
