@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/votecast/votecast/natsnode"
 )
 
 // States of an item, worst last.
@@ -41,7 +43,18 @@ type Inputs struct {
 	Polls []string
 	// Store is preflight's own check of the store (--scylla); nil: none.
 	Store *StoreState
-	Now   time.Time
+	// Direct is preflight's own read of the log (--nats); nil: none.
+	Direct *Direct
+	Now    time.Time
+}
+
+// Direct is what preflight read of the log itself, over --nats: the same
+// streams and shard owners the edges report, from where it runs. A
+// tally-only node serves no API; this sees its shards all the same.
+type Direct struct {
+	Log    []natsnode.StreamHealth `json:"log"`
+	Shards Shards                  `json:"shards"`
+	Err    string                  `json:"error,omitempty"`
 }
 
 // Check judges in. Every item is there whatever the inputs: one not
@@ -60,14 +73,22 @@ func Check(in Inputs) []Item {
 	if len(up) == 0 {
 		return append(items, Item{Item: "everything else", State: Skip, Figure: "no node answered", Todo: "start the nodes, then run preflight again"})
 	}
+	// The log's items judge the edges' views and preflight's own alike.
+	logViews := up
+	if d := in.Direct; d != nil {
+		items = append(items, directItem(d))
+		if d.Err == "" {
+			logViews = append(slices.Clone(up), &NodeReport{Facts: Facts{NATS: "external"}, Log: d.Log, Shards: d.Shards})
+		}
+	}
 	items = append(items,
 		rateItem(up, in.Load),
 		connsItem(up, in.Load),
-		logItem(up),
-		replicasItem(up),
+		logItem(logViews),
+		replicasItem(logViews),
 		syncItem(up),
-		leadersItem(up),
-		shardsItem(up),
+		leadersItem(logViews),
+		shardsItem(logViews),
 		warmItem(in.Nodes, in.Polls),
 		storeItem(up, in.Store),
 		poolsItem(up),
@@ -99,6 +120,14 @@ func Verdict(items []Item) (ready bool, line string) {
 		return true, fmt.Sprintf("READY, with %d warnings (%s)", len(warned), strings.Join(warned, ", "))
 	}
 	return true, "READY"
+}
+
+func directItem(d *Direct) Item {
+	it := Item{Item: "log reachable from here", State: OK, Figure: fmt.Sprintf("%d streams read over --nats", len(d.Log))}
+	if d.Err != "" {
+		it.State, it.Figure, it.Todo = Fail, d.Err, "check --nats and its credentials"
+	}
+	return it
 }
 
 func nodesItem(asked int, down []string) Item {

@@ -55,6 +55,10 @@ func TestCheck(t *testing.T) {
 		{"store down", func(r *NodeReport, _ *Inputs) { r.Store.Error = "ping: closed" }, "store reachable", Fail, "ping: closed"},
 		{"stale load run", func(_ *NodeReport, in *Inputs) { in.Load.Report.At = now.Add(-30 * 24 * time.Hour) }, "load test done", Warn, "over a week old"},
 		{"no stall timeout", func(r *NodeReport, _ *Inputs) { r.Limits.StallTimeoutMS = 0 }, "fallbacks on", Fail, "--stall-timeout"},
+		{"a shard unowned as the log says it", func(r *NodeReport, in *Inputs) {
+			in.Direct = &Direct{Log: r.Log, Shards: Shards{Wanted: 4, Unowned: []int{1}, Members: 1}}
+		}, "every shard owned", Fail, "[1]"},
+		{"NATS unreachable from here", func(_ *NodeReport, in *Inputs) { in.Direct = &Direct{Err: "connect to NATS: no servers"} }, "log reachable from here", Fail, "no servers"},
 		{"too few in-flight slots", func(r *NodeReport, _ *Inputs) { r.Limits.MaxInFlight = 50 }, "pools sized", Warn, "--max-in-flight to 100"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

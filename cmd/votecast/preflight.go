@@ -17,8 +17,11 @@ import (
 
 	"github.com/votecast/votecast/deploy"
 	"github.com/votecast/votecast/loadgen"
+	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/preflight"
+	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/store/scylla"
+	"github.com/votecast/votecast/tally"
 )
 
 type preflightConfig struct {
@@ -33,6 +36,7 @@ type preflightConfig struct {
 	json         bool
 	timeout      time.Duration
 	store        storeConfig
+	nats         natsConfig
 }
 
 func preflightCommand() *ffcli.Command {
@@ -49,6 +53,8 @@ func preflightCommand() *ffcli.Command {
 	fs.BoolVar(&c.json, "json", false, "print JSON (the items, the verdict and what each node said) instead of a table")
 	fs.DurationVar(&c.timeout, "timeout", 3*time.Minute, "deadline of the whole check, --load included")
 	c.store.flags(fs, false)
+	c.nats.flags(fs, false)
+	fs.Lookup("nats").Usage = "NATS URLs: also read the log's streams and the tally's shard owners from here (env VOTECAST_NATS); empty: only through the edges"
 	fs.Lookup("scylla").Usage = "ScyllaDB contact points host:port,...: also check the store from here (env VOTECAST_SCYLLA)"
 	return &ffcli.Command{
 		Name: "preflight", ShortUsage: "votecast preflight --url URL[,URL...] --admin-token T [--prometheus URL] [--load] [--json]",
@@ -85,6 +91,9 @@ func runPreflight(ctx context.Context, c preflightConfig, out, progress io.Write
 	}
 	if c.store.scylla != "" {
 		in.Store = pingScylla(ctx, c.store)
+	}
+	if c.nats.url != "" {
+		in.Direct = readLog(ctx, c.nats, in.Nodes)
 	}
 	if c.prometheus != "" {
 		want, err := deploy.AlertNames()
@@ -216,4 +225,41 @@ func closePoll(ctx context.Context, base, token, id string) error {
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
 	}
 	return nil
+}
+
+// readLog reads the streams and the shard owners over --nats, as an edge
+// does for its report. The shard indices that must have an owner are
+// the edges' (they hold the polls); schema.DefaultShards when none
+// answered.
+func readLog(ctx context.Context, c natsConfig, nodes []preflight.Node) *preflight.Direct {
+	d := &preflight.Direct{Log: []natsnode.StreamHealth{}, Shards: preflight.Shards{Unowned: []int{}}}
+	for _, n := range nodes {
+		if n.Report != nil {
+			d.Shards.Wanted = max(d.Shards.Wanted, n.Report.Shards.Wanted)
+		}
+	}
+	if d.Shards.Wanted == 0 {
+		d.Shards.Wanted = schema.DefaultShards
+	}
+	link, err := c.dial("votecast-preflight", slog.New(slog.DiscardHandler))
+	if err != nil {
+		d.Err = fmt.Sprintf("connect to NATS: %v", err)
+		return d
+	}
+	defer link.close(ctx)
+	d.Log = natsnode.Health(ctx, link.js, 3*time.Second, natsnode.HealthStreams...)
+	octx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	members, owners, err := tally.Owners(octx, link.js)
+	if err != nil {
+		d.Shards.Error = err.Error()
+		return d
+	}
+	d.Shards.Members = len(members)
+	for idx := range d.Shards.Wanted {
+		if _, ok := owners[idx]; !ok {
+			d.Shards.Unowned = append(d.Shards.Unowned, idx)
+		}
+	}
+	return d
 }

@@ -114,6 +114,15 @@ func TestPreflightAgainstServer(t *testing.T) {
 		t.Errorf("verdict %q, want %q", out.Verdict, want)
 	}
 
+	// A NATS preflight cannot reach fails its own item, and only that.
+	out, exit = runPreflightJSON(t, preflightConfig{urls: s.url(""), adminToken: testToken, loadReport: report, nats: natsConfig{url: "nats://" + freePort(t)}})
+	if it := item(t, out, "log reachable from here"); exit != 1 || it.State != preflight.Fail || !strings.HasPrefix(it.Figure, "connect to NATS: ") {
+		t.Errorf("unreachable --nats: exit %d, item %+v", exit, it)
+	}
+	if it := item(t, out, "vote log reachable"); it.State != preflight.OK {
+		t.Errorf("the edge's view of the log, with --nats unreachable: %+v", it)
+	}
+
 	// A wrong token is a node that did not answer, said why.
 	out, exit = runPreflightJSON(t, preflightConfig{urls: s.url(""), adminToken: "not-the-token-0123456789", loadReport: report})
 	if it := item(t, out, "nodes answer"); exit != 1 || it.State != preflight.Fail || !strings.Contains(it.Figure, "403 Forbidden: invalid producer token") {
@@ -162,7 +171,8 @@ func TestPreflightOnACluster(t *testing.T) {
 	edge2, _ := c.startRole(t.TempDir(), freePort(t), "ingest,broadcast", "--max-conns", "1000")
 	c.startRole(t.TempDir(), freePort(t), "tally")
 	poll := edge1.openPoll(2)
-	cfg := preflightConfig{urls: edge1.url("") + "," + edge2.url(""), adminToken: testToken, loadReport: filepath.Join(t.TempDir(), "none.json")}
+	cfg := preflightConfig{urls: edge1.url("") + "," + edge2.url(""), adminToken: testToken, loadReport: filepath.Join(t.TempDir(), "none.json"),
+		nats: natsConfig{url: c.natsURLs, user: clusterUser, password: clusterPassword}}
 
 	var out preflightOut
 	await.For(t, 60*time.Second, func() string {
@@ -174,6 +184,7 @@ func TestPreflightOnACluster(t *testing.T) {
 	})
 	for name, want := range map[string]struct{ state, figure string }{
 		"nodes answer":                    {preflight.OK, "2 of 2"},
+		"log reachable from here":         {preflight.OK, "4 streams read over --nats"},
 		"log replicas":                    {preflight.OK, "R3, 3 current"},
 		"log fsync":                       {preflight.Warn, "set on the external NATS servers"},
 		"every shard owned":               {preflight.OK, "8 of 8 owned by 1 tally node(s)"},
