@@ -129,8 +129,11 @@ type Server struct {
 	viewers map[*viewer]struct{}
 	closing atomic.Bool
 	pending sync.WaitGroup // publishes in flight
-	serving sync.WaitGroup // viewer goroutines
-	batches *sync.Pool     // corked batches' buffers (wire.go)
+	serving sync.WaitGroup // viewer goroutines, and handlers about to start one
+	// goingAway is set by GoingAway: a viewer let in after it is told
+	// 1001 at once rather than missed.
+	goingAway atomic.Bool
+	batches   *sync.Pool // corked batches' buffers (wire.go)
 	// writeParts label a writer round in CPU profiles: acks only, a
 	// totals frame only, both.
 	writeParts [3]parts.Labels
@@ -288,9 +291,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.janitorOnce.Do(func() { go s.janitor() })
+	// Counted before the upgrade: the HTTP server's Shutdown stops
+	// waiting for a connection once it is hijacked, so a handler between
+	// Accept and the viewer's goroutine would otherwise escape Stop's wait
+	// (the race detector caught one in a test's shutdown).
+	s.serving.Add(1)
 	uw := &upgradeWriter{ResponseWriter: w, pool: s.batches}
 	c, err := websocket.Accept(uw, r, &websocket.AcceptOptions{OriginPatterns: s.patterns})
 	if err != nil {
+		s.serving.Done()
 		s.release(ip)
 		releaseTicket()
 		return // Accept has answered (403 for a foreign Origin)
@@ -302,15 +311,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v.send(schema.AppendHello(nil, sealed))
 	}
 	s.track(v, true)
+	if s.goingAway.Load() {
+		v.goAway() // GoingAway's list was taken before this viewer was in it
+	}
 	// The viewer gets a goroutine of its own and this handler returns, so
 	// the HTTP server's connection state, its buffers and the request are
 	// freed: an idle viewer is that goroutine's small stack and its socket.
-	s.serving.Go(func() {
+	go func() {
+		defer s.serving.Done()
 		defer s.release(ip)
 		defer releaseTicket()
 		defer s.track(v, false)
 		parts.Do(parts.Intake, v.serve)
-	})
+	}()
 }
 
 // Full reports whether this node is at a capacity: its connections, its
@@ -504,6 +517,7 @@ func (s *Server) endViewers() {
 // GoingAway closes every viewer socket with status 1001, after their last
 // acks are written.
 func (s *Server) GoingAway() {
+	s.goingAway.Store(true)
 	s.mu.Lock()
 	vs := make([]*viewer, 0, len(s.viewers))
 	for v := range s.viewers {
