@@ -3,14 +3,12 @@ package node
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/votecast/votecast/natsnode"
 	"github.com/votecast/votecast/preflight"
 	"github.com/votecast/votecast/schema"
-	"github.com/votecast/votecast/tally"
 )
 
 // Preflight describes this node for votecast preflight: its limits in
@@ -60,40 +58,21 @@ func (n *Node) Preflight(ctx context.Context) preflight.NodeReport {
 }
 
 func (n *Node) shards(ctx context.Context) preflight.Shards {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	s := preflight.Shards{Wanted: n.opts.Shards, Unowned: []int{}}
+	wanted := n.opts.Shards
 	for _, p := range n.catalog.List() {
 		if p.State != schema.Draft {
-			s.Wanted = max(s.Wanted, min(p.Shards, schema.MaxShards))
+			wanted = max(wanted, min(p.Shards, schema.MaxShards))
 		}
 	}
-	members, owners, err := tally.Owners(ctx, n.opts.JS)
-	if err != nil {
-		s.Error = err.Error()
-		return s
-	}
-	s.Members = len(members)
-	for idx := range s.Wanted {
-		if _, ok := owners[idx]; !ok {
-			s.Unowned = append(s.Unowned, idx)
-		}
-	}
-	return s
+	return preflight.ReadShards(ctx, n.opts.JS, wanted)
 }
 
 func (n *Node) pingStore(ctx context.Context) *preflight.StoreState {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	st := &preflight.StoreState{Kind: n.opts.Facts.Store}
-	if st.Kind == "" {
-		st.Kind = "store"
+	kind := n.opts.Facts.Store
+	if kind == "" {
+		kind = "store"
 	}
-	start := time.Now()
-	if err := n.store.Ping(ctx); err != nil {
-		st.Error = fmt.Sprintf("ping: %v", err)
-		return st
-	}
-	st.PingMS = float64(time.Since(start).Microseconds()) / 1000
-	return st
+	return preflight.PingStore(ctx, kind, n.store.Ping)
 }

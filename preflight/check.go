@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -245,21 +246,13 @@ func replicasItem(up []*NodeReport) Item {
 	return each(up, func(r *NodeReport) Item {
 		it := Item{Item: "log replicas", State: OK}
 		var short []string
-		minR, minCur := 0, 0
-		for i, s := range r.Log {
-			if s.Error != "" {
-				continue
-			}
-			if i == 0 || s.Replicas < minR {
-				minR = s.Replicas
-			}
-			if i == 0 || s.Current < minCur {
-				minCur = s.Current
-			}
-			if s.Current < s.Replicas {
+		for _, s := range r.Log {
+			if s.Error == "" && s.Current < s.Replicas {
 				short = append(short, fmt.Sprintf("%s %d of %d current", s.Name, s.Current, s.Replicas))
 			}
 		}
+		minR := least(r, func(s natsnode.StreamHealth) int { return s.Replicas })
+		minCur := least(r, func(s natsnode.StreamHealth) int { return s.Current })
 		it.Figure = fmt.Sprintf("R%d, %d current", minR, minCur)
 		switch {
 		case len(short) > 0:
@@ -284,7 +277,7 @@ func syncItem(up []*NodeReport) Item {
 			it.Todo = "check their sync_interval (deploy/nats/nats.conf): with R3, the default is safe; with R1 use always"
 		case s == "always":
 			it.Figure = "always: every accepted vote is on disk before its answer"
-		case minReplicas(r) < 3:
+		case least(r, func(s natsnode.StreamHealth) int { return s.Replicas }) < 3:
 			it.State = Fail
 			it.Figure = s + " with one copy: votes accepted in the last " + s + " are lost if the machine loses power"
 			it.Todo = "serve --js-sync always"
@@ -293,11 +286,13 @@ func syncItem(up []*NodeReport) Item {
 	})
 }
 
-func minReplicas(r *NodeReport) int {
-	m := 0
-	for i, s := range r.Log {
-		if i == 0 || s.Replicas < m {
-			m = s.Replicas
+// least is the smallest of f over the streams the node could read (one
+// it could not says nothing of its replicas); 0 when it read none.
+func least(r *NodeReport, f func(natsnode.StreamHealth) int) int {
+	m, seen := 0, false
+	for _, s := range r.Log {
+		if s.Error == "" && (!seen || f(s) < m) {
+			m, seen = f(s), true
 		}
 	}
 	return m
@@ -314,7 +309,7 @@ func leadersItem(up []*NodeReport) Item {
 	}
 	it := Item{Item: "log leaders spread", State: OK}
 	var figs []string
-	for _, name := range slices.Sorted(mapKeys(leaders)) {
+	for _, name := range slices.Sorted(maps.Keys(leaders)) {
 		figs = append(figs, fmt.Sprintf("%s leads %s", name, strings.Join(leaders[name], ", ")))
 	}
 	it.Figure = strings.Join(figs, "; ")
@@ -325,16 +320,6 @@ func leadersItem(up []*NodeReport) Item {
 		it.Todo = "every stream is led by one server: move some (nats stream cluster step-down) so one server's loss moves fewer"
 	}
 	return it
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func shardsItem(up []*NodeReport) Item {
@@ -392,7 +377,7 @@ func warmItem(nodes []Node, want []string) Item {
 			cold = append(cold, id)
 			continue
 		}
-		figs = append(figs, fmt.Sprintf("%s (%s, %d votes)", id, s.state, maxOf(s.votes)))
+		figs = append(figs, fmt.Sprintf("%s (%s, %d votes)", id, s.state, max(slices.Max(s.votes), 0)))
 	}
 	switch {
 	case len(cold) > 0:
@@ -415,14 +400,6 @@ func missing[V any](want []string, have map[string]V) []string {
 		}
 	}
 	return out
-}
-
-func maxOf(v []int64) int64 {
-	m := int64(0)
-	for _, x := range v {
-		m = max(m, x)
-	}
-	return m
 }
 
 func storeItem(up []*NodeReport, own *StoreState) Item {

@@ -21,7 +21,6 @@ import (
 	"github.com/votecast/votecast/preflight"
 	"github.com/votecast/votecast/schema"
 	"github.com/votecast/votecast/store/scylla"
-	"github.com/votecast/votecast/tally"
 )
 
 type preflightConfig struct {
@@ -78,7 +77,7 @@ func runPreflight(ctx context.Context, c preflightConfig, out, progress io.Write
 	hc := &http.Client{Timeout: 15 * time.Second}
 	in := preflight.Inputs{Polls: splitList(c.polls), Now: time.Now()}
 	if c.load {
-		run, err := preflightLoad(ctx, c, urls[0], progress)
+		run, err := preflightLoad(ctx, c, hc, urls[0], progress)
 		if err != nil {
 			return err
 		}
@@ -169,19 +168,13 @@ func pingScylla(ctx context.Context, c storeConfig) *preflight.StoreState {
 		return st
 	}
 	defer s.Close()
-	start := time.Now()
-	if err := s.Ping(ctx); err != nil {
-		st.Error = fmt.Sprintf("ping: %v", err)
-		return st
-	}
-	st.PingMS = float64(time.Since(start).Microseconds()) / 1000
-	return st
+	return preflight.PingStore(ctx, st.Kind, s.Ping)
 }
 
 // preflightLoad measures the first edge with a short run of votecast load
 // on a scratch poll of its own, and keeps its report where --load-report
 // says, as votecast load --report would.
-func preflightLoad(ctx context.Context, c preflightConfig, url string, progress io.Writer) (preflight.LoadRun, error) {
+func preflightLoad(ctx context.Context, c preflightConfig, hc *http.Client, url string, progress io.Writer) (preflight.LoadRun, error) {
 	if c.viewerSecret == "" {
 		return preflight.LoadRun{}, fmt.Errorf("preflight --load needs --viewer-secret: the load votes as %d distinct viewers, with tokens signed by the key serve --viewer-secret checks", c.loadViewers)
 	}
@@ -199,7 +192,7 @@ func preflightLoad(ctx context.Context, c preflightConfig, url string, progress 
 	// The scratch poll is not the show's: closed, it leaves the checks
 	// of the show's polls alone.
 	for _, id := range rep.PollIDs {
-		if err := closePoll(ctx, url, c.adminToken, id); err != nil {
+		if err := closePoll(ctx, hc, url, c.adminToken, id); err != nil {
 			fmt.Fprintf(progress, "preflight: close the scratch poll %s: %v\n", id, err)
 		}
 	}
@@ -209,13 +202,13 @@ func preflightLoad(ctx context.Context, c preflightConfig, url string, progress 
 	return preflight.ReadLoad(c.loadReport), nil
 }
 
-func closePoll(ctx context.Context, base, token, id string) error {
+func closePoll(ctx context.Context, hc *http.Client, base, token, id string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/api/polls/"+id+"/close", nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -233,13 +226,14 @@ func closePoll(ctx context.Context, base, token, id string) error {
 // answered.
 func readLog(ctx context.Context, c natsConfig, nodes []preflight.Node) *preflight.Direct {
 	d := &preflight.Direct{Log: []natsnode.StreamHealth{}, Shards: preflight.Shards{Unowned: []int{}}}
+	wanted := 0
 	for _, n := range nodes {
 		if n.Report != nil {
-			d.Shards.Wanted = max(d.Shards.Wanted, n.Report.Shards.Wanted)
+			wanted = max(wanted, n.Report.Shards.Wanted)
 		}
 	}
-	if d.Shards.Wanted == 0 {
-		d.Shards.Wanted = schema.DefaultShards
+	if wanted == 0 {
+		wanted = schema.DefaultShards
 	}
 	link, err := c.dial("votecast-preflight", slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -248,18 +242,6 @@ func readLog(ctx context.Context, c natsConfig, nodes []preflight.Node) *preflig
 	}
 	defer link.close(ctx)
 	d.Log = natsnode.Health(ctx, link.js, 3*time.Second, natsnode.HealthStreams...)
-	octx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	members, owners, err := tally.Owners(octx, link.js)
-	if err != nil {
-		d.Shards.Error = err.Error()
-		return d
-	}
-	d.Shards.Members = len(members)
-	for idx := range d.Shards.Wanted {
-		if _, ok := owners[idx]; !ok {
-			d.Shards.Unowned = append(d.Shards.Unowned, idx)
-		}
-	}
+	d.Shards = preflight.ReadShards(ctx, link.js, wanted)
 	return d
 }
