@@ -211,3 +211,23 @@ func TestStartingRateGivesWayToTheProducers(t *testing.T) {
 		t.Fatalf("an edge starting with 500 after the producer set 7: %v", got)
 	}
 }
+
+// An edge's own report counts for its turn at once, not when its watch of
+// the edges bucket brings it back: here no watch runs (the loop alone),
+// and the edge still lets the line in on the slots it reported.
+func TestOwnReportCountsWithoutItsWatch(t *testing.T) {
+	env := natstest.Start(t, "")
+	var free atomic.Int64
+	free.Store(3)
+	a := edge(t, env, "a", &free, 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	for i := range 5 {
+		if _, _, err := a.Join(ctx, fmt.Sprintf("user-%d", i), "p1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { a.loop(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	await.Until(t, 5*time.Second, "all five let in", func() bool { return a.State().Serving == 5 })
+}
